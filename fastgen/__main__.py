@@ -1,0 +1,5 @@
+import sys
+
+from fastgen.cli import main
+
+sys.exit(main())
