@@ -110,25 +110,29 @@ def available_backends(device) -> list:
 
 def resolve(op: str, backend: str | None, device: torch.device) -> str:
     """Pick the backend for one call of ``op`` on tensors of ``device``; raise if it cannot run."""
-    requested = backend or "auto"
-    if requested == "auto":
-        requested = os.environ.get("FASTGEN_BACKEND", "auto") or "auto"
+    from_env = backend in (None, "auto")
+    requested = (os.environ.get("FASTGEN_BACKEND", "auto") or "auto") if from_env else backend
+    return _resolve(op, requested, device.type, from_env)
+
+
+@torch.compiler.assume_constant_result  # evaluated once while tracing: no graph break under torch.compile
+def _resolve(op: str, requested: str, device_type: str, from_env: bool) -> str:
     if requested != "auto" and requested not in BACKENDS:
         raise ValueError(f"{op}: unknown backend {requested!r}; choose one of "
                          f"{', '.join(('auto',) + BACKENDS)}")
     supported = _OPS[op].backends if op in _OPS else BACKENDS
     if requested == "auto":
-        order = ("cuda", "triton") if device.type == "cuda" else ("cpu",)
+        order = ("cuda", "triton") if device_type == "cuda" else ("cpu",)
         for cand in order:
-            if cand in supported and backend_status(cand, device.type)[0]:
+            if cand in supported and backend_status(cand, device_type)[0]:
                 return cand
         return "reference"
     if requested not in supported:
         raise BackendUnavailableError(
             f"{op}: backend {requested!r} does not implement this op (it has: {', '.join(supported)})")
-    ok, reason = backend_status(requested, device.type)
+    ok, reason = backend_status(requested, device_type)
     if not ok:
-        source = " (from FASTGEN_BACKEND)" if backend in (None, "auto") else ""
+        source = " (from FASTGEN_BACKEND)" if from_env else ""
         raise BackendUnavailableError(f"{op}: backend {requested!r}{source} is unavailable: {reason}")
     return requested
 

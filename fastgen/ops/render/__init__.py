@@ -488,9 +488,12 @@ def composite(t_starts, t_ends, sigmas, rgbs, ray_indices=None, packed_info=None
     be = resolve(op, backend, device)
     out_dtype = L.compute_dtype(sigmas.dtype)
     if be == "reference":
-        if info is not None:
-            ray_indices, n_rays = None, info.shape[0]
-        outs = reference.composite(t_starts, t_ends, sigmas, rgbs, None, info, n_rays, render_bkgd, early_stop_eps)
+        if packed_info is not None:
+            ray_indices = None
+        else:
+            info = None
+        outs = reference.composite(t_starts, t_ends, sigmas, rgbs, ray_indices, info, n_rays, render_bkgd,
+                                   early_stop_eps)
         return tuple(o.to(out_dtype) for o in outs)
     if info is None:
         info = _batched_segments(sigmas.shape, device)

@@ -1,0 +1,38 @@
+# fastgen: the two commands of the README, and their helpers.
+#   make bench   benchmark suite on whatever device is present (--quick on a CPU): table, results, plot
+#   make test    the test suite (Triton kernels run under the interpreter when there is no GPU)
+# Both create .venv on first use (reusing a preinstalled torch through system site packages,
+# installing torch==2.13.0 only when none is importable) and install fastgen with its extension.
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY      = $(VENV)/bin/python
+STAMP   = $(VENV)/.fastgen-installed
+SOURCES = setup.py pyproject.toml $(shell find csrc -type f 2>/dev/null)
+HAS_GPU = $(PY) -c "import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)"
+
+.PHONY: bench test install info clean
+
+bench: $(STAMP)
+	$(PY) benchmarks/run.py $(BENCH_ARGS)
+
+test: $(STAMP)
+	@if $(HAS_GPU); then interp=$${TRITON_INTERPRET:-0}; else interp=$${TRITON_INTERPRET:-1}; fi; \
+	echo "TRITON_INTERPRET=$$interp FASTGEN_REQUIRE_BACKENDS=$${FASTGEN_REQUIRE_BACKENDS:-}"; \
+	TRITON_INTERPRET=$$interp $(PY) -m pytest tests $(PYTEST_ARGS)
+
+install: $(STAMP)
+
+$(STAMP): $(SOURCES)
+	test -x $(PY) || $(PYTHON) -m venv --system-site-packages $(VENV)
+	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install torch==2.13.0
+	$(PY) -m pip install -q --upgrade setuptools wheel pybind11
+	$(PY) -m pip install --no-build-isolation -e ".[test]"
+	$(PY) -m fastgen info
+	touch $(STAMP)
+
+info: $(STAMP)
+	$(PY) -m fastgen info
+
+clean:
+	rm -rf build *.egg-info fastgen/_C*.so $(VENV)
