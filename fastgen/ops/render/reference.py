@@ -46,10 +46,12 @@ def _scan(inputs, packed_info, indices, prod: bool, exclusive: bool):
     if indices is not None and not prod:
         # One global cumsum minus each ray's offset: shapes do not depend on the data, so
         # torch.compile traces it whole (this is also the benchmark's `compile` baseline).
+        # The global sum runs in float64: in float32 its rounding grows with the sample count
+        # (1e-2 relative at 2^17 rays) and would swamp the per-ray values.
         first = torch.searchsorted(indices, indices)  # index of each sample's first ray sample
-        inclusive = torch.cumsum(inputs, 0)
-        before = torch.cat([inputs.new_zeros(1), inclusive[:-1]])
-        return (before if exclusive else inclusive) - before[first]
+        inclusive = torch.cumsum(inputs, 0, dtype=torch.float64)
+        before = torch.cat([inclusive.new_zeros(1), inclusive[:-1]])
+        return ((before if exclusive else inclusive) - before[first]).to(inputs.dtype)
     # Products (and packed_info layouts): scatter into a dense padded matrix, scan its rows.
     n = inputs.shape[0]
     sample_idx, segment, position, n_seg = _packed_layout(n, packed_info, indices, inputs.device)
