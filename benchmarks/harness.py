@@ -1,0 +1,369 @@
+"""What a benchmark case is, how each backend runs it, how it is timed, and the device's ceilings.
+
+``run.py`` and the pytest-benchmark modules both build on this module, so that every case is
+defined once, in ``benchmarks/cases/<family>.py``.
+
+Backends of a case: ``reference`` (fastgen's plain-PyTorch reference, eager), ``compile``
+(``torch.compile`` of that reference), the case's external baselines (``nerfacc``, ...) and
+fastgen's kernel backends (``cpu``, ``cuda``, ``triton``) called through the public op.
+"""
+from __future__ import annotations
+
+import functools
+import importlib.util
+import os
+import statistics
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator
+
+import torch
+
+DIRECTIONS = ("fwd", "fwd+bwd")
+SIZES = ("full", "quick", "smoke")
+KERNEL_BACKENDS = ("cpu", "cuda", "triton")
+
+Inputs = dict[str, Any]
+Outputs = tuple[torch.Tensor, ...]
+
+# Loose on purpose: a check that a backend computes the same thing before it is timed (wiring
+# mistakes give O(1) errors), not a correctness test; tests/ holds those, with per-dtype tolerances.
+CHECK_RTOL = 1e-2
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """An established package's implementation of a case's outputs.
+
+    ``module`` is imported to tell whether the package is installed; ``run(inputs)`` returns the
+    same outputs as the case's reference; ``device_types`` are where the package runs.
+    """
+
+    module: str
+    run: Callable[[Inputs], Outputs]
+    device_types: tuple[str, ...] = ("cuda",)
+
+
+@dataclass(frozen=True)
+class Case:
+    """One benchmark case: an op, its deterministic inputs, and how every backend runs it.
+
+    Attributes:
+        name: unique id, used in records and by ``run.py --cases``.
+        op: the public function's name, recorded as ``op`` (DESIGN.md "Benchmarks").
+        make_inputs: ``(device, size) -> inputs`` for ``size`` in :data:`SIZES`; a dict of
+            tensors and ints that every callable below receives.
+        shape: ``inputs -> dict`` describing the problem size, recorded as ``shape``.
+        bytes_moved: ``(inputs, direction) -> int``, the bytes the op must minimally read and
+            write (see :func:`kernel_bytes`); achieved GB/s is this over the median time.
+        fastgen: ``(inputs, backend) -> outputs`` through fastgen's public op(s).
+        reference: ``inputs -> outputs`` through ``fastgen.ops.<family>.reference``; also what
+            ``torch.compile`` wraps.
+        differentiable: the input names that get gradients in ``fwd+bwd``.
+        baselines: external implementations by record name, e.g. ``{"nerfacc": Baseline(...)}``.
+    """
+
+    name: str
+    op: str
+    make_inputs: Callable[[torch.device, str], Inputs]
+    shape: Callable[[Inputs], dict]
+    bytes_moved: Callable[[Inputs, str], int]
+    fastgen: Callable[..., Outputs]
+    reference: Callable[[Inputs], Outputs]
+    differentiable: tuple[str, ...] = ()
+    baselines: dict[str, Baseline] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Record:
+    """One measurement; the fields are the results JSON schema of DESIGN.md "Benchmarks"."""
+
+    case: str
+    op: str
+    backend: str
+    direction: str
+    shape: dict
+    dtype: str
+    ms: float
+    gbps: float
+    pct_of_peak: float | None
+
+
+@dataclass(frozen=True)
+class Skip:
+    """A (case, backend, direction) that could not be measured, and why."""
+
+    case: str
+    op: str
+    backend: str
+    direction: str
+    reason: str
+
+
+def nbytes(*tensors: torch.Tensor) -> int:
+    """Total size in bytes of ``tensors``."""
+    return sum(t.numel() * t.element_size() for t in tensors)
+
+
+def kernel_bytes(direction: str, reads: int, writes: int, grads: int = 0,
+                 grad_outputs: int | None = None) -> int:
+    """Minimal memory traffic of one op call, in bytes.
+
+    The forward reads its inputs (``reads``) and writes its outputs (``writes``) once. In
+    ``fwd+bwd``, an op with input gradients (``grads`` bytes written) also reads its inputs again
+    and the gradients of its outputs (``grad_outputs``, by default the size of all outputs).
+    """
+    total = reads + writes
+    if direction == "fwd+bwd" and grads:
+        total += reads + (writes if grad_outputs is None else grad_outputs) + grads
+    return total
+
+
+def default_device() -> torch.device:
+    """CUDA when a GPU is visible, else CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def device_label(device: torch.device) -> tuple[str, str]:
+    """(display name, filename-safe name) of ``device``, e.g. ("NVIDIA H200", "nvidia-h200")."""
+    if device.type == "cuda":
+        name = torch.cuda.get_device_name(device)
+        slug = "-".join("".join(c if c.isalnum() else " " for c in name.lower()).split())
+        return name, slug
+    cores = _cpu_cores()
+    return f"{_cpu_model()} ({cores} cores)", f"cpu-{cores}core"
+
+
+def cpu_contention(device: torch.device) -> str | None:
+    """A warning when other processes already keep the CPU busy (skewing timings), else None."""
+    if device.type != "cpu" or not hasattr(os, "getloadavg"):
+        return None
+    load, cores = os.getloadavg()[0], _cpu_cores()
+    if load < 0.5 * cores:
+        return None
+    return f"load average {load:.1f} on {cores} cores before starting: CPU timings will be noisy"
+
+
+def _cpu_cores() -> int:
+    """Cores this process may run on (the container's share, not the host's count)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "CPU"
+
+
+def backends_for(case: Case, device: torch.device, requested: list[str] | None = None,
+                 compile: bool = True) -> list[str]:
+    """The backends to time ``case`` with on ``device``: baselines first, then fastgen kernels.
+
+    By default: the reference, ``compile``, the case's external baselines that run on this device
+    type, then every fastgen kernel backend available there (Triton only on CUDA: on CPU it runs
+    in the interpreter, which is not worth timing). ``requested`` restricts the list to those
+    names, kept even when unavailable so that the results say why.
+    """
+    order = ["reference", "compile", *case.baselines, *KERNEL_BACKENDS]
+    if requested is None:
+        from fastgen.backend import available_backends
+
+        kernels = set(available_backends(device)) & set(KERNEL_BACKENDS)
+        if device.type == "cpu":
+            kernels.discard("triton")
+        names = [b for b in order if b in ("reference", "compile") or b in kernels
+                 or (b in case.baselines and device.type in case.baselines[b].device_types)]
+    else:
+        names = [b for b in order if b in requested]
+    return [b for b in names if compile or b != "compile"]
+
+
+def known_backends(cases: list[Case]) -> list[str]:
+    """Every backend name that :func:`backends_for` may return for ``cases``."""
+    return list(dict.fromkeys(["reference", "compile", *(b for c in cases for b in c.baselines),
+                               *KERNEL_BACKENDS]))
+
+
+def unavailable_reason(case: Case, backend: str, device: torch.device) -> str | None:
+    """Why ``backend`` cannot be timed for ``case`` on ``device``, or None.
+
+    Fastgen backends that are not built are not caught here: the op's own error says why.
+    """
+    if backend == "triton" and device.type == "cpu":
+        return "Triton on CPU runs only in the interpreter (TRITON_INTERPRET=1); not timed"
+    base = case.baselines.get(backend)
+    if base is not None:
+        if device.type not in base.device_types:
+            return f"{base.module} runs on {', '.join(base.device_types)} only"
+        if importlib.util.find_spec(base.module) is None:
+            return f"{base.module} is not installed"
+    return None
+
+
+def forward_fn(case: Case, backend: str) -> Callable[[Inputs], Outputs]:
+    """The function computing ``case``'s outputs with ``backend``."""
+    if backend == "reference":
+        return case.reference
+    if backend == "compile":
+        return torch.compile(case.reference, dynamic=False)
+    if backend in case.baselines:
+        return case.baselines[backend].run
+    return functools.partial(case.fastgen, backend=backend)
+
+
+def make_step(case: Case, backend: str, direction: str, inputs: Inputs) -> Callable[[], object]:
+    """A no-argument callable running one ``direction`` step of ``case`` with ``backend``.
+
+    ``fwd+bwd`` runs the forward on leaf copies of the differentiable inputs, then
+    ``torch.autograd.grad`` with all-ones output gradients (``.grad`` is never accumulated).
+    """
+    fn = forward_fn(case, backend)
+    if direction == "fwd":
+        return lambda: fn(inputs)
+    x = dict(inputs)
+    leaves = []
+    for name in case.differentiable:
+        x[name] = inputs[name].detach().requires_grad_()
+        leaves.append(x[name])
+
+    def step():
+        outs = [o for o in fn(x) if o.requires_grad]
+        return torch.autograd.grad(outs, leaves, [torch.ones_like(o) for o in outs])
+
+    return step
+
+
+def synchronized(step: Callable[[], object], device: torch.device) -> Callable[[], object]:
+    """``step`` followed by a device synchronisation, for wall-clock timers (pytest-benchmark)."""
+    if device.type != "cuda":
+        return step
+    return lambda: (step(), torch.cuda.synchronize(device))
+
+
+def expected_outputs(case: Case, inputs: Inputs) -> Outputs:
+    """The reference's outputs on ``inputs`` promoted to float64, to check every backend against.
+
+    float64 because the float32 reference may itself be inexact at benchmark sizes.
+    """
+    promoted = {k: v.double() if torch.is_tensor(v) and v.is_floating_point() else v
+                for k, v in inputs.items()}
+    with torch.no_grad():
+        return case.reference(promoted)
+
+
+def mismatch(got: Outputs, expected: Outputs) -> str | None:
+    """Why ``got`` differs from ``expected`` (relative norm error > :data:`CHECK_RTOL`), or None."""
+    for i, (g, e) in enumerate(zip(got, expected, strict=True)):
+        g, e = g.detach().reshape(-1).double(), e.detach().reshape(-1).double()
+        if g.shape != e.shape:
+            return f"output {i} has {g.numel()} elements, the reference {e.numel()}"
+        err = float((g - e).norm() / e.norm().clamp_min(1e-30))
+        if not err <= CHECK_RTOL:
+            return f"output {i} differs from the float64 reference (relative error {err:.1e})"
+    return None
+
+
+def describe(exc: BaseException) -> str:
+    """A one-line reason from an exception."""
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
+
+
+def time_ms(step: Callable[[], object], device: torch.device, quick: bool) -> float:
+    """Median time of ``step`` in milliseconds, after warm-up.
+
+    CUDA: ``triton.testing.do_bench`` (which flushes L2 before every call) over about half a
+    second, so that even a slow reference gets several repeats. CPU: wall-clock repeats with
+    ``time.perf_counter``; fewer in ``quick`` mode, and no more than a few seconds.
+    """
+    if device.type == "cuda":
+        from triton.testing import do_bench
+
+        return float(do_bench(step, warmup=100, rep=500, return_mode="median"))
+    warmup, repeats, budget_s = (1, 5, 2.0) if quick else (3, 20, 10.0)
+    for _ in range(warmup):
+        step()
+    times = []
+    start = time.perf_counter()
+    while len(times) < repeats and (len(times) < 3 or time.perf_counter() - start < budget_s):
+        t0 = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times) * 1e3
+
+
+def measure_ceilings(device: torch.device) -> tuple[float | None, float | None]:
+    """(peak GB/s, peak TFLOP/s) measured on ``device``; (None, None) on CPU.
+
+    Bandwidth: a 1 GiB device-to-device copy, counted as read + write (2 x 1 GiB). Compute: an
+    8192^3 bf16 matmul (2 * 8192^3 FLOP).
+    """
+    if device.type != "cuda":
+        return None, None
+    from triton.testing import do_bench
+
+    src = torch.empty(1 << 28, dtype=torch.float32, device=device)
+    dst = torch.empty_like(src)
+    copy_ms = do_bench(lambda: dst.copy_(src), return_mode="median")
+    peak_gbps = 2 * nbytes(src) / copy_ms / 1e6
+    del src, dst
+    n = 8192
+    a = torch.randn(n, n, dtype=torch.bfloat16, device=device)
+    b = torch.randn(n, n, dtype=torch.bfloat16, device=device)
+    mm_ms = do_bench(lambda: a @ b, return_mode="median")
+    peak_tflops = 2 * n**3 / mm_ms / 1e9
+    return float(peak_gbps), float(peak_tflops)
+
+
+def _dtype_name(inputs: Inputs) -> str:
+    """The dtype of the first floating-point input, e.g. "float32"."""
+    dtype = next(v.dtype for v in inputs.values() if torch.is_tensor(v) and v.is_floating_point())
+    return str(dtype).removeprefix("torch.")
+
+
+def run_case(case: Case, device: torch.device, size: str, backends: list[str],
+             peak_gbps: float | None,
+             announce: Callable[[str], None] = lambda what: None) -> Iterator[Record | Skip]:
+    """Time ``case`` at ``size`` with each of ``backends`` in each direction.
+
+    Yields one :class:`Record` or :class:`Skip` per (backend, direction), in order. Every backend
+    but the reference is first run once and checked (:func:`mismatch`). Any failure (not built,
+    compile error, out of memory, wrong result) becomes a :class:`Skip` with the reason instead
+    of an exception. ``announce`` is told what is about to run (for a progress bar).
+    """
+    announce(f"{case.name}: inputs")
+    inputs = case.make_inputs(device, size)
+    shape, dtype = case.shape(inputs), _dtype_name(inputs)
+    quick = size != "full"
+    try:
+        expected, failure = expected_outputs(case, inputs), None
+    except Exception as exc:  # a failing case is reported, not fatal
+        expected, failure = None, f"the float64 reference failed ({describe(exc)})"
+    for backend in backends:
+        announce(f"{case.name} {backend}: check")
+        reason = failure or unavailable_reason(case, backend, device)
+        if reason is None and backend != "reference":
+            try:
+                reason = mismatch(forward_fn(case, backend)(inputs), expected)
+            except Exception as exc:
+                reason = describe(exc)
+        for direction in DIRECTIONS:
+            if reason is not None:
+                yield Skip(case.name, case.op, backend, direction, reason)
+                continue
+            announce(f"{case.name} {direction} {backend}")
+            try:
+                ms = time_ms(make_step(case, backend, direction, inputs), device, quick)
+            except Exception as exc:
+                if device.type == "cuda":
+                    torch.cuda.empty_cache()
+                yield Skip(case.name, case.op, backend, direction, describe(exc))
+                continue
+            gbps = case.bytes_moved(inputs, direction) / ms / 1e6
+            pct = 100 * gbps / peak_gbps if peak_gbps else None
+            yield Record(case.name, case.op, backend, direction, shape, dtype, ms, gbps, pct)
