@@ -1,0 +1,127 @@
+"""Render-family primitives on the compiled extension (backends "cpu" and "cuda").
+
+The contract is ``spec/render_kernels.md``: ``segmented_scan``, ``prod_scan_backward``,
+``segment_sum``, ``segment_broadcast``, ``composite_forward`` and ``composite_backward``. Inputs
+arrive validated and contiguous; these functions allocate the outputs with torch and hand
+``fastgen._C`` raw pointers, sizes and a dtype code, plus the thread count (CPU) or the device
+index and current stream (CUDA), all as plain integers. The kernels (csrc/render/) clamp every
+ray to the sample range, so per-sample outputs start zeroed: samples no ray covers stay 0.
+
+dtypes: float32/float64 everywhere; composite also float16/bfloat16, loaded natively by the
+CUDA kernels and widened to float32 here for the CPU ones.
+"""
+from __future__ import annotations
+
+import torch
+
+from fastgen._ext import get_ext
+
+_HALF = (torch.float16, torch.bfloat16)
+
+
+def _dtype_code(dtype: torch.dtype) -> int:
+    """The extension's code for a storage dtype (the values live in csrc/common/common.h)."""
+    ext = get_ext()
+    codes = {torch.float32: ext.FLOAT32, torch.float64: ext.FLOAT64,
+             torch.float16: ext.FLOAT16, torch.bfloat16: ext.BFLOAT16}
+    return codes[dtype]
+
+
+def _launch(name: str, device: torch.device, *args) -> None:
+    """Call ``_C.<name>_cpu(*args, n_threads)`` or ``_C.<name>_cuda(*args, device, stream)``."""
+    ext = get_ext()
+    if device.type == "cuda":
+        launcher = getattr(ext, name + "_cuda", None)
+        if launcher is None:
+            raise RuntimeError(f"fastgen._C was built without CUDA "
+                               f"({ext.build_info()['cuda_missing_reason']}): the cuda backend "
+                               "is unavailable; reinstall with nvcc on PATH")
+        launcher(*args, device.index, torch.cuda.current_stream(device).cuda_stream)
+    else:
+        getattr(ext, name + "_cpu")(*args, torch.get_num_threads())
+
+
+def segmented_scan(x, packed_info, op: str, exclusive: bool, reverse: bool):
+    if op not in ("sum", "prod"):
+        raise ValueError(f"segmented_scan: op must be 'sum' or 'prod', not {op!r}")
+    out = torch.zeros_like(x)
+    n_samples, n_rays = x.shape[0], packed_info.shape[0]
+    if n_samples and n_rays:
+        _launch("segmented_scan", x.device, x.data_ptr(), out.data_ptr(), packed_info.data_ptr(),
+                n_samples, n_rays, _dtype_code(x.dtype), op == "prod", exclusive, reverse)
+    return out
+
+
+def prod_scan_backward(x, grad_out, packed_info, exclusive: bool):
+    grad_x = torch.zeros_like(x)
+    n_samples, n_rays = x.shape[0], packed_info.shape[0]
+    if n_samples and n_rays:
+        _launch("prod_scan_backward", x.device, x.data_ptr(), grad_out.data_ptr(),
+                grad_x.data_ptr(), packed_info.data_ptr(), n_samples, n_rays,
+                _dtype_code(x.dtype), exclusive)
+    return grad_x
+
+
+def segment_sum(values, packed_info, n_rays: int):
+    n_samples, n_channels = values.shape
+    out = values.new_zeros((n_rays, n_channels))
+    if n_samples and n_rays:  # else every sum is empty: zeros
+        _launch("segment_sum", values.device, values.data_ptr(), out.data_ptr(),
+                packed_info.data_ptr(), n_samples, n_rays, n_channels,
+                _dtype_code(values.dtype))
+    return out
+
+
+def segment_broadcast(grad, packed_info, n_samples: int):
+    n_rays, n_channels = grad.shape
+    out = grad.new_zeros((n_samples, n_channels))
+    if n_samples and n_rays:
+        _launch("segment_broadcast", grad.device, grad.data_ptr(), out.data_ptr(),
+                packed_info.data_ptr(), n_samples, n_rays, n_channels,
+                _dtype_code(grad.dtype))
+    return out
+
+
+def _widen_half_on_cpu(*tensors):
+    """The CPU kernels take float32/float64 only: float16/bfloat16 inputs run in float32."""
+    if tensors[0].device.type == "cpu" and tensors[0].dtype in _HALF:
+        return tuple(t.float() for t in tensors)
+    return tensors
+
+
+def composite_forward(t_starts, t_ends, sigmas, rgbs, packed_info, bkgd, early_stop_eps: float):
+    compute = torch.float64 if sigmas.dtype == torch.float64 else torch.float32
+    n_samples, n_rays = sigmas.shape[0], packed_info.shape[0]
+    if n_samples == 0 or n_rays == 0:  # no samples: opacity 0, so rgb = bkgd (or 0), depth 0
+        rgb = bkgd.clone() if bkgd is not None else sigmas.new_zeros((n_rays, 3), dtype=compute)
+        return (rgb, sigmas.new_zeros((n_rays,), dtype=compute),
+                sigmas.new_zeros((n_rays,), dtype=compute))
+    # Every ray's outputs are written by the kernel: no need to zero them.
+    rgb = sigmas.new_empty((n_rays, 3), dtype=compute)
+    opacity = sigmas.new_empty((n_rays,), dtype=compute)
+    depth = sigmas.new_empty((n_rays,), dtype=compute)
+    t_starts, t_ends, sigmas, rgbs = _widen_half_on_cpu(t_starts, t_ends, sigmas, rgbs)
+    _launch("composite_forward", sigmas.device, t_starts.data_ptr(), t_ends.data_ptr(),
+            sigmas.data_ptr(), rgbs.data_ptr(), packed_info.data_ptr(),
+            0 if bkgd is None else bkgd.data_ptr(), n_samples, n_rays,
+            _dtype_code(sigmas.dtype), float(early_stop_eps), rgb.data_ptr(),
+            opacity.data_ptr(), depth.data_ptr())
+    return rgb, opacity, depth
+
+
+def composite_backward(t_starts, t_ends, sigmas, rgbs, packed_info, bkgd, early_stop_eps: float,
+                       rgb, opacity, depth, grad_rgb, grad_opacity, grad_depth):
+    input_dtype = sigmas.dtype
+    n_samples, n_rays = sigmas.shape[0], packed_info.shape[0]
+    if n_samples == 0 or n_rays == 0:
+        return torch.zeros_like(sigmas), torch.zeros_like(rgbs)
+    t_starts, t_ends, sigmas, rgbs = _widen_half_on_cpu(t_starts, t_ends, sigmas, rgbs)
+    grad_sigmas = torch.zeros_like(sigmas)
+    grad_rgbs = torch.zeros_like(rgbs)
+    _launch("composite_backward", sigmas.device, t_starts.data_ptr(), t_ends.data_ptr(),
+            sigmas.data_ptr(), rgbs.data_ptr(), packed_info.data_ptr(),
+            0 if bkgd is None else bkgd.data_ptr(), n_samples, n_rays,
+            _dtype_code(sigmas.dtype), float(early_stop_eps), rgb.data_ptr(),
+            opacity.data_ptr(), depth.data_ptr(), grad_rgb.data_ptr(), grad_opacity.data_ptr(),
+            grad_depth.data_ptr(), grad_sigmas.data_ptr(), grad_rgbs.data_ptr())
+    return grad_sigmas.to(input_dtype), grad_rgbs.to(input_dtype)
