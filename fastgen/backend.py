@@ -82,9 +82,10 @@ def backend_status(name: str, device_type: str) -> tuple:
         reason = _ext.ext_reason()
         if reason:
             return False, reason + "; reinstall fastgen with nvcc on PATH"
-        if not _ext.build_info().get("cuda", False):
-            return False, ("fastgen._C was built without CUDA (FASTGEN_BUILD_CUDA=0 or no nvcc at build "
-                           "time); reinstall with nvcc on PATH")
+        build = _ext.build_info()
+        if not build.get("cuda", False):
+            why = build.get("cuda_missing_reason") or "FASTGEN_BUILD_CUDA=0 or no nvcc at build time"
+            return False, f"fastgen._C was built without CUDA ({why}); reinstall with nvcc on PATH"
         if not torch.cuda.is_available():
             return False, "torch sees no CUDA device"
         return True, "CUDA kernels"
