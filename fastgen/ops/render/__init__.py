@@ -10,8 +10,9 @@ Common rules of every function here:
 
 * ``backend``: ``"auto"`` (default), ``"reference"``, ``"cpu"``, ``"cuda"`` or ``"triton"``
   (see :mod:`fastgen.backend`).
-* dtypes: float32 and float64; float16/bfloat16 are accepted and computed in float32 (the
-  ``composite`` kernels load them natively and accumulate in float32).
+* dtypes: float32 and float64; float16/bfloat16 are accepted: the kernel backends compute them
+  in float32 (the ``composite`` kernels load them natively and accumulate in float32), the
+  reference computes in the input dtype.
 * non-contiguous inputs are made contiguous (a copy); int32 indices are widened to int64.
 * values are not scanned for NaN/inf (that would cost a pass and, on CUDA, a sync): a NaN in a
   sample propagates to its own ray's outputs only.
@@ -215,7 +216,13 @@ def render_transmittance_from_density(t_starts, t_ends, sigmas, packed_info=None
         >>> trans, alphas = fastgen.render_transmittance_from_density(t0, t1, sigmas, ray_indices=ray_indices)
         >>> trans   # tensor([1.0000, 0.6703, 0.3012, 1.0000, 0.4493, 1.0000, 1.0000])
     """
-    op = "render_transmittance_from_density"
+    return _transmittance_from_density("render_transmittance_from_density", t_starts, t_ends, sigmas, packed_info,
+                                       ray_indices, n_rays, prefix_trans, backend)
+
+
+def _transmittance_from_density(op, t_starts, t_ends, sigmas, packed_info, ray_indices, n_rays, prefix_trans,
+                                backend):
+    """render_transmittance_from_density on behalf of the public op ``op`` (named in errors)."""
     device = _check_samples(op, t_starts=t_starts, t_ends=t_ends, sigmas=sigmas)
     prefix_trans = _prefix(op, prefix_trans, sigmas)
     info = _packed_args(op, sigmas, packed_info, ray_indices, n_rays)
@@ -225,7 +232,7 @@ def render_transmittance_from_density(t_starts, t_ends, sigmas, packed_info=None
             t_starts, t_ends, sigmas, info if packed_info is not None else None,
             ray_indices if packed_info is None else None, n_rays, prefix_trans)
     sigmas_dt = sigmas * (t_ends - t_starts)
-    alphas = 1.0 - torch.exp(-sigmas_dt)
+    alphas = -torch.expm1(-sigmas_dt)
     trans = torch.exp(-_scan_kernel(sigmas_dt, info, False, be))
     if prefix_trans is not None:
         trans = trans * prefix_trans
@@ -257,7 +264,12 @@ def render_transmittance_from_alpha(alphas, packed_info=None, ray_indices=None, 
         >>> fastgen.render_transmittance_from_alpha(alphas, ray_indices=torch.tensor([0, 0, 0, 1, 1, 2, 2]))
         tensor([1.0000, 0.6000, 0.1200, 1.0000, 0.2000, 1.0000, 1.0000])
     """
-    op = "render_transmittance_from_alpha"
+    return _transmittance_from_alpha("render_transmittance_from_alpha", alphas, packed_info, ray_indices, n_rays,
+                                     prefix_trans, backend)
+
+
+def _transmittance_from_alpha(op, alphas, packed_info, ray_indices, n_rays, prefix_trans, backend):
+    """render_transmittance_from_alpha on behalf of the public op ``op`` (named in errors)."""
     device = _check_samples(op, alphas=alphas)
     prefix_trans = _prefix(op, prefix_trans, alphas)
     info = _packed_args(op, alphas, packed_info, ray_indices, n_rays)
@@ -283,8 +295,8 @@ def render_weight_from_density(t_starts, t_ends, sigmas, packed_info=None, ray_i
         >>> weights, trans, alphas = fastgen.render_weight_from_density(t0, t1, sigmas, ray_indices=ray_indices)
         >>> weights  # tensor([0.3297, 0.3691, 0.0287, 0.5507, 0.0428, 0.0000, 0.5934])
     """
-    trans, alphas = render_transmittance_from_density(t_starts, t_ends, sigmas, packed_info, ray_indices,
-                                                      n_rays, prefix_trans, backend)
+    trans, alphas = _transmittance_from_density("render_weight_from_density", t_starts, t_ends, sigmas, packed_info,
+                                                ray_indices, n_rays, prefix_trans, backend)
     return trans * alphas, trans, alphas
 
 
@@ -300,7 +312,8 @@ def render_weight_from_alpha(alphas, packed_info=None, ray_indices=None, n_rays=
         >>> weights, trans = fastgen.render_weight_from_alpha(alphas, ray_indices=ray_indices)
         >>> weights  # tensor([0.4000, 0.4800, 0.0120, 0.8000, 0.0200, 0.0000, 0.9000])
     """
-    trans = render_transmittance_from_alpha(alphas, packed_info, ray_indices, n_rays, prefix_trans, backend)
+    trans = _transmittance_from_alpha("render_weight_from_alpha", alphas, packed_info, ray_indices, n_rays,
+                                      prefix_trans, backend)
     return trans * alphas, trans
 
 
@@ -325,7 +338,8 @@ def render_visibility_from_alpha(alphas, packed_info=None, ray_indices=None, n_r
         tensor([ True,  True, False,  True, False, False,  True])
     """
     _visibility_args("render_visibility_from_alpha", early_stop_eps, alpha_thre)
-    trans = render_transmittance_from_alpha(alphas, packed_info, ray_indices, n_rays, prefix_trans, backend)
+    trans = _transmittance_from_alpha("render_visibility_from_alpha", alphas, packed_info, ray_indices, n_rays,
+                                      prefix_trans, backend)
     return reference._visibility(trans, alphas, early_stop_eps, alpha_thre)
 
 
@@ -340,8 +354,8 @@ def render_visibility_from_density(t_starts, t_ends, sigmas, packed_info=None, r
         bool tensor shaped like ``sigmas`` (no gradient).
     """
     _visibility_args("render_visibility_from_density", early_stop_eps, alpha_thre)
-    trans, alphas = render_transmittance_from_density(t_starts, t_ends, sigmas, packed_info, ray_indices, n_rays,
-                                                      prefix_trans, backend)
+    trans, alphas = _transmittance_from_density("render_visibility_from_density", t_starts, t_ends, sigmas,
+                                                packed_info, ray_indices, n_rays, prefix_trans, backend)
     return reference._visibility(trans, alphas, early_stop_eps, alpha_thre)
 
 
