@@ -140,10 +140,28 @@ def write_results(out_dir: Path, slug: str, env: dict, results: list[Result]) ->
         writer.writeheader()
         for r in records:
             writer.writerow({**dataclasses.asdict(r), "shape": format_shape(r.shape)})
+    md_path = out_dir / f"{slug}.md"
+    md_path.write_text(markdown_table(env, records))
     if not any(r.backend == "reference" for r in records):
-        return [json_path, csv_path]  # no speedups to plot
+        return [json_path, csv_path, md_path]  # no speedups to plot
     plot_speedups(png_path, env, records)
-    return [json_path, csv_path, png_path]
+    return [json_path, csv_path, md_path, png_path]
+
+
+def markdown_table(env: dict, records: list[Record]) -> str:
+    """The results as a Markdown table (what README.md shows), speedups derived from the records."""
+    bases = baselines(records)
+    head = ["case", "direction", "backend", "ms", "GB/s", "% of peak", *(f"vs {b}" for b in bases)]
+    lines = [f"Device: {env['device']} (torch {env['torch']}, git {env.get('git_sha') or '?'}, {env['date']})",
+             "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    cases = list(dict.fromkeys(r.case for r in records))
+    for r in sorted(records, key=lambda r: (cases.index(r.case), DIRECTIONS.index(r.direction))):
+        cells = [r.case, r.direction, r.backend, f"{r.ms:.3f}", f"{r.gbps:.2f}",
+                 "" if r.pct_of_peak is None else f"{r.pct_of_peak:.1f}"]
+        cells += ["" if (x := speedup(r, b, records)) is None else f"{x:.2f}x" for b in bases]
+        lines.append("| " + " | ".join(cells) + " |")
+    shapes = dict.fromkeys(f"{r.case}: {format_shape(r.shape)}" for r in records)
+    return "\n".join(lines + [""] + [f"- {s}" for s in shapes]) + "\n"
 
 
 def _rounded(r: Record) -> Record:

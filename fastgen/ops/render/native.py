@@ -14,31 +14,9 @@ from __future__ import annotations
 
 import torch
 
-from fastgen._ext import get_ext
+from fastgen.ops._native import dtype_code, launch
 
 _HALF = (torch.float16, torch.bfloat16)
-
-
-def _dtype_code(dtype: torch.dtype) -> int:
-    """The extension's code for a storage dtype (the values live in csrc/common/common.h)."""
-    ext = get_ext()
-    codes = {torch.float32: ext.FLOAT32, torch.float64: ext.FLOAT64,
-             torch.float16: ext.FLOAT16, torch.bfloat16: ext.BFLOAT16}
-    return codes[dtype]
-
-
-def _launch(name: str, device: torch.device, *args) -> None:
-    """Call ``_C.<name>_cpu(*args, n_threads)`` or ``_C.<name>_cuda(*args, device, stream)``."""
-    ext = get_ext()
-    if device.type == "cuda":
-        launcher = getattr(ext, name + "_cuda", None)
-        if launcher is None:
-            raise RuntimeError(f"fastgen._C was built without CUDA "
-                               f"({ext.build_info()['cuda_missing_reason']}): the cuda backend "
-                               "is unavailable; reinstall with nvcc on PATH")
-        launcher(*args, device.index, torch.cuda.current_stream(device).cuda_stream)
-    else:
-        getattr(ext, name + "_cpu")(*args, torch.get_num_threads())
 
 
 def segmented_scan(x, packed_info, op: str, exclusive: bool, reverse: bool):
@@ -47,8 +25,8 @@ def segmented_scan(x, packed_info, op: str, exclusive: bool, reverse: bool):
     out = torch.zeros_like(x)
     n_samples, n_rays = x.shape[0], packed_info.shape[0]
     if n_samples and n_rays:
-        _launch("segmented_scan", x.device, x.data_ptr(), out.data_ptr(), packed_info.data_ptr(),
-                n_samples, n_rays, _dtype_code(x.dtype), op == "prod", exclusive, reverse)
+        launch("segmented_scan", x.device, x.data_ptr(), out.data_ptr(), packed_info.data_ptr(),
+                n_samples, n_rays, dtype_code(x.dtype), op == "prod", exclusive, reverse)
     return out
 
 
@@ -56,9 +34,9 @@ def prod_scan_backward(x, grad_out, packed_info, exclusive: bool):
     grad_x = torch.zeros_like(x)
     n_samples, n_rays = x.shape[0], packed_info.shape[0]
     if n_samples and n_rays:
-        _launch("prod_scan_backward", x.device, x.data_ptr(), grad_out.data_ptr(),
+        launch("prod_scan_backward", x.device, x.data_ptr(), grad_out.data_ptr(),
                 grad_x.data_ptr(), packed_info.data_ptr(), n_samples, n_rays,
-                _dtype_code(x.dtype), exclusive)
+                dtype_code(x.dtype), exclusive)
     return grad_x
 
 
@@ -66,9 +44,9 @@ def segment_sum(values, packed_info, n_rays: int):
     n_samples, n_channels = values.shape
     out = values.new_zeros((n_rays, n_channels))
     if n_samples and n_rays:  # else every sum is empty: zeros
-        _launch("segment_sum", values.device, values.data_ptr(), out.data_ptr(),
+        launch("segment_sum", values.device, values.data_ptr(), out.data_ptr(),
                 packed_info.data_ptr(), n_samples, n_rays, n_channels,
-                _dtype_code(values.dtype))
+                dtype_code(values.dtype))
     return out
 
 
@@ -76,9 +54,9 @@ def segment_broadcast(grad, packed_info, n_samples: int):
     n_rays, n_channels = grad.shape
     out = grad.new_zeros((n_samples, n_channels))
     if n_samples and n_rays:
-        _launch("segment_broadcast", grad.device, grad.data_ptr(), out.data_ptr(),
+        launch("segment_broadcast", grad.device, grad.data_ptr(), out.data_ptr(),
                 packed_info.data_ptr(), n_samples, n_rays, n_channels,
-                _dtype_code(grad.dtype))
+                dtype_code(grad.dtype))
     return out
 
 
@@ -101,10 +79,10 @@ def composite_forward(t_starts, t_ends, sigmas, rgbs, packed_info, bkgd, early_s
     opacity = sigmas.new_empty((n_rays,), dtype=compute)
     depth = sigmas.new_empty((n_rays,), dtype=compute)
     t_starts, t_ends, sigmas, rgbs = _widen_half_on_cpu(t_starts, t_ends, sigmas, rgbs)
-    _launch("composite_forward", sigmas.device, t_starts.data_ptr(), t_ends.data_ptr(),
+    launch("composite_forward", sigmas.device, t_starts.data_ptr(), t_ends.data_ptr(),
             sigmas.data_ptr(), rgbs.data_ptr(), packed_info.data_ptr(),
             0 if bkgd is None else bkgd.data_ptr(), n_samples, n_rays,
-            _dtype_code(sigmas.dtype), float(early_stop_eps), rgb.data_ptr(),
+            dtype_code(sigmas.dtype), float(early_stop_eps), rgb.data_ptr(),
             opacity.data_ptr(), depth.data_ptr())
     return rgb, opacity, depth
 
@@ -118,10 +96,10 @@ def composite_backward(t_starts, t_ends, sigmas, rgbs, packed_info, bkgd, early_
     t_starts, t_ends, sigmas, rgbs = _widen_half_on_cpu(t_starts, t_ends, sigmas, rgbs)
     grad_sigmas = torch.zeros_like(sigmas)
     grad_rgbs = torch.zeros_like(rgbs)
-    _launch("composite_backward", sigmas.device, t_starts.data_ptr(), t_ends.data_ptr(),
+    launch("composite_backward", sigmas.device, t_starts.data_ptr(), t_ends.data_ptr(),
             sigmas.data_ptr(), rgbs.data_ptr(), packed_info.data_ptr(),
             0 if bkgd is None else bkgd.data_ptr(), n_samples, n_rays,
-            _dtype_code(sigmas.dtype), float(early_stop_eps), rgb.data_ptr(),
+            dtype_code(sigmas.dtype), float(early_stop_eps), rgb.data_ptr(),
             opacity.data_ptr(), depth.data_ptr(), grad_rgb.data_ptr(), grad_opacity.data_ptr(),
             grad_depth.data_ptr(), grad_sigmas.data_ptr(), grad_rgbs.data_ptr())
     return grad_sigmas.to(input_dtype), grad_rgbs.to(input_dtype)
