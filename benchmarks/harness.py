@@ -173,7 +173,7 @@ def backends_for(case: Case, device: torch.device, requested: list[str] | None =
     if requested is None:
         from fastgen.backend import available_backends
 
-        kernels = set(available_backends(device)) & set(KERNEL_BACKENDS)
+        kernels = set(available_backends(device)) & set(KERNEL_BACKENDS) & set(implemented_backends(case.op))
         if device.type == "cpu":
             kernels.discard("triton")
         names = [b for b in order if b in ("reference", "compile") or b in kernels
@@ -181,6 +181,17 @@ def backends_for(case: Case, device: torch.device, requested: list[str] | None =
     else:
         names = [b for b in order if b in requested]
     return [b for b in names if compile or b != "compile"]
+
+
+def implemented_backends(op: str) -> tuple:
+    """The fastgen backends registered for ``op`` (every one for composite ops such as "a+b")."""
+    from fastgen.backend import BACKENDS, registered_ops
+
+    registered = {o.name: o.backends for o in registered_ops()}
+    backends = set(BACKENDS)
+    for name in op.split("+"):
+        backends &= set(registered.get(name, BACKENDS))
+    return tuple(backends)
 
 
 def known_backends(cases: list[Case]) -> list[str]:

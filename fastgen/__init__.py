@@ -4,8 +4,9 @@ Every op has one public function with a ``backend=`` keyword ("auto", "reference
 "cuda", "triton"), a plain-PyTorch reference, and fast implementations. ``fastgen.info()``
 prints which backends can run here and why the others cannot.
 
-Namespaces: ``fastgen.nerf`` (volume rendering and, later, marching, sampling, hash grids),
-``fastgen.compat.nerfacc`` (drop-in nerfacc names).
+Namespaces: ``fastgen.nerf`` (volume rendering, hash-grid encoding), ``fastgen.gan``
+(bias_act, upfirdn2d, conv2d_resample), ``fastgen.compat.nerfacc`` and
+``fastgen.compat.stylegan`` (drop-in names of nerfacc and StyleGAN's ``torch_utils.ops``).
 """
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ __all__ = [
     "render_visibility_from_density", "render_weight_from_alpha", "render_weight_from_density", "rendering",
 ]
 
-_SUBMODULES = ("nerf", "compat", "backend", "ops", "cli")
+_SUBMODULES = ("nerf", "gan", "compat", "backend", "ops", "cli")
 
 
 def __getattr__(name):  # lazy namespaces: `fastgen.nerf` imports on first use

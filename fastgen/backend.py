@@ -150,7 +150,9 @@ def info(file=None) -> str:
     Each backend is judged on the device it serves: ``cpu`` on CPU tensors, ``cuda`` on CUDA
     tensors, ``triton`` on CUDA tensors (or CPU ones under ``TRITON_INTERPRET=1``).
     """
-    import fastgen  # noqa: F401  (registers every op)
+    import fastgen
+    import fastgen.gan  # noqa: F401  (importing the namespaces registers every op)
+    import fastgen.nerf  # noqa: F401
 
     triton_device = "cpu" if _triton_interpreted() else "cuda"
     device_of = {"reference": "cpu", "cpu": "cpu", "cuda": "cuda", "triton": triton_device}

@@ -1,0 +1,39 @@
+"""The GAN cases under pytest-benchmark, at smoke sizes.
+
+``pytest benchmarks/ --benchmark-disable`` runs every case x backend x direction once, checked
+against the reference: a smoke test of the suite. Without ``--benchmark-disable``,
+pytest-benchmark times them. Speed is never asserted; ``benchmarks/run.py`` records it.
+"""
+from __future__ import annotations
+
+import pytest
+
+from benchmarks import harness
+from benchmarks.cases import gan
+
+DEVICE = harness.default_device()
+
+
+def _registered_backends(op: str) -> tuple:
+    """The backends fastgen registers for ``op`` (the GAN ops have no "cpu" one)."""
+    from fastgen.backend import registered_ops
+
+    return next(o.backends for o in registered_ops() if o.name == op)
+CASE_BACKENDS = [pytest.param(case, backend, id=f"{case.name}-{backend}")
+                 for case in gan.CASES for backend in harness.backends_for(case, DEVICE)]
+
+
+@pytest.mark.parametrize("direction", harness.DIRECTIONS)
+@pytest.mark.parametrize(("case", "backend"), CASE_BACKENDS)
+def test_bench(benchmark, smoke_inputs, case, backend, direction):
+    reason = harness.unavailable_reason(case, backend, DEVICE)
+    if reason is not None:
+        pytest.skip(reason)
+    if backend in harness.KERNEL_BACKENDS and backend not in _registered_backends(case.op):
+        pytest.skip(f"{case.op} has no {backend!r} backend")
+    inputs = smoke_inputs(case)
+    problem = harness.mismatch(harness.forward_fn(case, backend)(inputs),
+                               harness.expected_outputs(case, inputs))
+    assert problem is None, problem
+    benchmark.group = f"{case.name} {direction}"
+    benchmark(harness.synchronized(harness.make_step(case, backend, direction, inputs), DEVICE))
