@@ -1,6 +1,7 @@
 # fastgen: the two commands of the README, and their helpers.
 #   make bench   benchmark suite on whatever device is present (--quick on a CPU): table, results, plot
-#   make test    the test suite (Triton kernels run under the interpreter when there is no GPU)
+#   make test    the test suite, plus every benchmark case once as a smoke test (Triton kernels run
+#                under the interpreter when there is no GPU)
 # Both create .venv on first use (reusing a preinstalled torch through system site packages,
 # installing torch==2.13.0 only when none is importable) and install fastgen with its extension.
 
@@ -19,7 +20,7 @@ bench: $(STAMP)
 test: $(STAMP)
 	@if $(HAS_GPU); then interp=$${TRITON_INTERPRET:-0}; else interp=$${TRITON_INTERPRET:-1}; fi; \
 	echo "TRITON_INTERPRET=$$interp FASTGEN_REQUIRE_BACKENDS=$${FASTGEN_REQUIRE_BACKENDS:-}"; \
-	TRITON_INTERPRET=$$interp $(PY) -m pytest tests $(PYTEST_ARGS)
+	TRITON_INTERPRET=$$interp $(PY) -m pytest tests benchmarks --benchmark-disable $(PYTEST_ARGS)
 
 install: $(STAMP)
 

@@ -1,4 +1,4 @@
-"""Fixtures shared by the ``test_bench_<family>.py`` modules."""
+"""Fixtures of ``test_bench.py``."""
 from __future__ import annotations
 
 import pytest

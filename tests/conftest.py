@@ -140,3 +140,23 @@ def assert_close_rel(actual: torch.Tensor, expected: torch.Tensor, dtype: torch.
         worst = (f"; worst at flat index {i}: {float(a.flatten()[i])!r} vs {float(e.flatten()[i])!r}"
                  if a.numel() else "")
         raise AssertionError(f"{label}relative error {err:.3e} > {tol:.1e} ({dtype}){worst}")
+
+
+def allow_cpu_launcher(*families: str):
+    """An autouse fixture for a family conftest: ops of ``families`` that register no "cpu" backend
+    (the reference is as fast on CPU) still have a C++ launcher running the CUDA kernels' math, so
+    while a test runs with backend "cpu" those ops accept "cpu" as if it were registered."""
+    import dataclasses
+
+    from fastgen import backend as fastgen_backend
+
+    @pytest.fixture(autouse=True)
+    def _allow_cpu_launcher(request, monkeypatch):
+        names = [request.getfixturevalue(f) for f in ("backend", "kernel_backend") if f in request.fixturenames]
+        if "cpu" in names:
+            for name, op in list(fastgen_backend._OPS.items()):
+                if op.family in families and "cpu" not in op.backends:
+                    monkeypatch.setitem(fastgen_backend._OPS, name,
+                                        dataclasses.replace(op, backends=op.backends + ("cpu",)))
+
+    return _allow_cpu_launcher

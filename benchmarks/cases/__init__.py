@@ -2,7 +2,7 @@
 
 Every module here that does not start with ``_`` is a family and defines ``CASES``, a list of
 :class:`benchmarks.harness.Case`. Adding ``benchmarks/cases/<family>.py`` is all it takes for
-``run.py`` to pick the family up; a ``benchmarks/test_bench_<family>.py`` puts it under pytest.
+``run.py`` and ``benchmarks/test_bench.py`` (pytest-benchmark) to pick the family up.
 """
 from __future__ import annotations
 

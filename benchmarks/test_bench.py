@@ -1,19 +1,20 @@
-"""The render cases under pytest-benchmark, at smoke sizes.
+"""Every benchmark case under pytest-benchmark, at smoke sizes.
 
 ``pytest benchmarks/ --benchmark-disable`` runs every case x backend x direction once, checked
 against the reference: a smoke test of the suite. Without ``--benchmark-disable``,
 pytest-benchmark times them. Speed is never asserted; ``benchmarks/run.py`` records it.
+New families are picked up from ``benchmarks/cases/`` automatically.
 """
 from __future__ import annotations
 
 import pytest
 
 from benchmarks import harness
-from benchmarks.cases import render
+from benchmarks.cases import select_cases
 
 DEVICE = harness.default_device()
 CASE_BACKENDS = [pytest.param(case, backend, id=f"{case.name}-{backend}")
-                 for case in render.CASES for backend in harness.backends_for(case, DEVICE)]
+                 for case in select_cases() for backend in harness.backends_for(case, DEVICE)]
 
 
 @pytest.mark.parametrize("direction", harness.DIRECTIONS)
