@@ -23,6 +23,7 @@ namespace fastgen {
 
 // One per family, defined in csrc/<family>/<family>_bindings.cpp.
 void bind_render(py::module_& m);
+void bind_hashgrid(py::module_& m);
 void bind_gan(py::module_& m);
 
 namespace {
@@ -81,5 +82,6 @@ PYBIND11_MODULE(_C, m) {
   m.attr("BFLOAT16") = static_cast<int>(kBFloat16);
 
   bind_render(m);
+  bind_hashgrid(m);
   bind_gan(m);
 }

@@ -1,0 +1,51 @@
+"""Hashgrid primitives on the compiled extension (backends "cpu" and "cuda").
+
+``forward`` and ``backward`` of :mod:`fastgen.ops.hashgrid._library`. Inputs arrive validated
+and contiguous; these functions allocate outputs with torch and hand ``fastgen._C`` raw
+pointers, sizes and the table's dtype code, plus the thread count (CPU) or the device index and
+current stream (CUDA), all as plain integers (csrc/hashgrid/).
+
+dtypes: x and every gradient buffer in the compute type (float64 for float64 tables, else
+float32); tables float32, float64, float16 or bfloat16, read in place by both the CPU and the
+CUDA kernels; the output in the table's dtype.
+"""
+from __future__ import annotations
+
+import torch
+
+from fastgen.ops._native import dtype_code, launch
+
+
+def _compute_dtype(table):
+    return torch.float64 if table.dtype == torch.float64 else torch.float32
+
+
+def _sizes(x, table):
+    n, d = x.shape
+    n_levels, table_size, f = table.shape
+    return n, n_levels, table_size, d, f
+
+
+def forward(x, table, level_info):
+    n, n_levels, table_size, d, f = _sizes(x, table)
+    out = table.new_empty((n, n_levels * f))  # every entry is written
+    if n and n_levels:
+        launch("hash_grid_encode_forward", x.device, x.data_ptr(), table.data_ptr(),
+                out.data_ptr(), level_info.data_ptr(), n, n_levels, table_size, d, f,
+                dtype_code(table.dtype))
+    return out
+
+
+def backward(grad_out, x, table, level_info, table_grad: bool, x_grad: bool):
+    n, n_levels, table_size, d, f = _sizes(x, table)
+    compute = _compute_dtype(table)
+    grad_table = torch.zeros(table.shape if table_grad else (0, table_size, f), dtype=compute,
+                             device=table.device)
+    grad_x = x.new_zeros((n, d) if x_grad else (0, d))
+    if n and n_levels and (table_grad or x_grad):
+        grad_out = grad_out.to(compute).contiguous()
+        launch("hash_grid_encode_backward", x.device, x.data_ptr(), table.data_ptr(),
+                grad_out.data_ptr(), grad_table.data_ptr() if table_grad else 0,
+                grad_x.data_ptr() if x_grad else 0, level_info.data_ptr(), n, n_levels,
+                table_size, d, f, dtype_code(table.dtype))
+    return grad_x, grad_table.to(table.dtype)
