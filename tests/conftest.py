@@ -160,3 +160,18 @@ def allow_cpu_launcher(*families: str):
                                         dataclasses.replace(op, backends=op.backends + ("cpu",)))
 
     return _allow_cpu_launcher
+
+
+def forbid_kernels(monkeypatch, library, reference, names) -> None:
+    """Make a family's kernels (reached through ``library._k``) and the reference functions
+    ``names`` raise when called: for tests that bad input is rejected before anything runs."""
+    def forbidden(*args, **kwargs):
+        raise AssertionError("a kernel ran although the input is invalid")
+
+    class Forbidden:
+        def __getattr__(self, name):
+            return forbidden
+
+    monkeypatch.setattr(library, "_k", lambda backend: Forbidden())
+    for name in names:
+        monkeypatch.setattr(reference, name, forbidden)

@@ -8,7 +8,7 @@ import torch
 
 import fastgen
 from fastgen.ops.render import _library, reference
-from tests.conftest import assert_close_rel
+from tests.conftest import assert_close_rel, forbid_kernels
 from tests.render._helpers import fwd_bwd, layout, samples
 
 REFERENCE_FUNCTIONS = (
@@ -21,18 +21,8 @@ REFERENCE_FUNCTIONS = (
 
 @pytest.fixture
 def no_kernels(monkeypatch):
-    """Make every kernel module function and every reference function raise if called."""
-    def forbidden(*args, **kwargs):
-        raise AssertionError("a kernel ran although the input is invalid")
-
-    class Forbidden:
-        def __getattr__(self, name):
-            return forbidden
-
-    monkeypatch.setattr(_library, "_k", lambda backend: Forbidden())
-    for name in REFERENCE_FUNCTIONS:
-        monkeypatch.setattr(reference, name, forbidden)
-    monkeypatch.setenv("FASTGEN_CHECKS", "1")  # data checks also on CUDA tensors
+    """Make the kernel modules and the reference raise if called."""
+    forbid_kernels(monkeypatch, _library, reference, REFERENCE_FUNCTIONS)
 
 
 def other_device(device):
