@@ -25,6 +25,7 @@ namespace fastgen {
 void bind_render(py::module_& m);
 void bind_hashgrid(py::module_& m);
 void bind_gan(py::module_& m);
+void bind_sample(py::module_& m);
 
 namespace {
 
@@ -84,4 +85,5 @@ PYBIND11_MODULE(_C, m) {
   bind_render(m);
   bind_hashgrid(m);
   bind_gan(m);
+  bind_sample(m);
 }

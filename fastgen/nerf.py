@@ -1,11 +1,16 @@
 """The NeRF namespace: every NeRF op of fastgen in one place.
 
-Today: volume rendering (:mod:`fastgen.ops.render`) and multiresolution hash-grid encoding
-(:mod:`fastgen.ops.hashgrid`). Ray marching and hierarchical sampling join here as their
-families land.
+Volume rendering (:mod:`fastgen.ops.render`), multiresolution hash-grid encoding
+(:mod:`fastgen.ops.hashgrid`) and hierarchical sampling (:mod:`fastgen.ops.sample`). Ray
+marching joins here when its family lands.
 """
 from fastgen.ops.render import *  # noqa: F401,F403
 from fastgen.ops.render import __all__  # noqa: F401
 from fastgen.ops.hashgrid import HashGridEncoding, hash_grid_encode  # noqa: F401
 
-__all__ = [*__all__, "hash_grid_encode", "HashGridEncoding"]
+from fastgen.ops.sample import (  # noqa: F401
+    PropNetEstimator, RayIntervals, RaySamples, distortion, importance_sampling, merge_sorted, sample_pdf,
+    searchsorted)
+from fastgen.ops.sample import __all__ as _sample_all
+
+__all__ = [*__all__, "hash_grid_encode", "HashGridEncoding", *_sample_all]

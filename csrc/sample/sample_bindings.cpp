@@ -1,0 +1,94 @@
+// Python bindings of the sample family (see csrc/bindings.cpp for the conventions).
+#include "common/bindings_util.h"
+#include "sample/sample.h"
+
+namespace fastgen {
+namespace {
+
+sample::SamplePdfArgs sample_pdf_args(uintptr_t bins, uintptr_t weights, uintptr_t u,
+                                      uintptr_t samples, uintptr_t grad_samples,
+                                      uintptr_t grad_bins, int64_t n_rays, int64_t n_bins,
+                                      int64_t n_samples, int dtype, double eps) {
+  return {ptr<const void>(bins), ptr<const void>(weights), ptr<const void>(u),
+          samples ? ptr<void>(samples) : nullptr,
+          grad_samples ? ptr<const void>(grad_samples) : nullptr,
+          grad_bins ? ptr<void>(grad_bins) : nullptr, n_rays, n_bins, n_samples, dtype, eps};
+}
+
+sample::SearchsortedArgs searchsorted_args(uintptr_t seq, uintptr_t seq_info, uintptr_t values,
+                                           uintptr_t value_rays, uintptr_t ids_left,
+                                           uintptr_t ids_right, int64_t n_seq, int64_t n_values,
+                                           int64_t n_rays, int dtype) {
+  return {ptr<const void>(seq), ptr<const int64_t>(seq_info), ptr<const void>(values),
+          ptr<const int64_t>(value_rays), ptr<int64_t>(ids_left), ptr<int64_t>(ids_right),
+          n_seq, n_values, n_rays, dtype};
+}
+
+sample::InverseCdfArgs inverse_cdf_args(uintptr_t t, uintptr_t cdf, uintptr_t info, uintptr_t u,
+                                        uintptr_t u_rays, uintptr_t out, uintptr_t lo, uintptr_t hi,
+                                        uintptr_t frac, int64_t n_in, int64_t n_out, int64_t n_rays,
+                                        int dtype) {
+  return {ptr<const void>(t), ptr<const void>(cdf), ptr<const int64_t>(info), ptr<const void>(u),
+          ptr<const int64_t>(u_rays), ptr<void>(out), lo ? ptr<int64_t>(lo) : nullptr,
+          hi ? ptr<int64_t>(hi) : nullptr, frac ? ptr<void>(frac) : nullptr, n_in, n_out, n_rays,
+          dtype};
+}
+
+sample::MergeArgs merge_args(uintptr_t a, uintptr_t b, uintptr_t a_info, uintptr_t b_info,
+                             uintptr_t out_info, uintptr_t out, uintptr_t perm, int64_t n_a,
+                             int64_t n_b, int64_t n_out, int64_t n_rays, int dtype, bool local) {
+  return {ptr<const void>(a), ptr<const void>(b), ptr<const int64_t>(a_info),
+          ptr<const int64_t>(b_info), ptr<const int64_t>(out_info), ptr<void>(out),
+          ptr<int64_t>(perm), n_a, n_b, n_out, n_rays, dtype, local};
+}
+
+sample::DistortionArgs distortion_args(uintptr_t w, uintptr_t t0, uintptr_t t1, uintptr_t info,
+                                       uintptr_t loss, uintptr_t grad_loss, uintptr_t grad_w,
+                                       uintptr_t grad_t0, uintptr_t grad_t1, int64_t n_samples,
+                                       int64_t n_rays, int dtype) {
+  return {ptr<const void>(w), ptr<const void>(t0), ptr<const void>(t1),
+          ptr<const int64_t>(info), ptr<void>(loss), ptr<const void>(grad_loss),
+          ptr<void>(grad_w), ptr<void>(grad_t0), ptr<void>(grad_t1), n_samples, n_rays, dtype};
+}
+
+}  // namespace
+
+void bind_sample(py::module_& m) {
+  using py::arg;
+  def_launchers(m, "sample_pdf", &sample_pdf_args, &sample::sample_pdf_cpu,
+                FG_CUDA_LAUNCHER(sample::sample_pdf_cuda),
+                "Inverse-CDF samples (R, n) of the piecewise-constant pdfs, or (samples = 0) "
+                "their gradient w.r.t. bins, accumulated into grad_bins (R, B+1).",
+                arg("bins"), arg("weights"), arg("u"), arg("samples"), arg("grad_samples"),
+                arg("grad_bins"), arg("n_rays"), arg("n_bins"), arg("n_samples"), arg("dtype"),
+                arg("eps"));
+  def_launchers(m, "searchsorted", &searchsorted_args, &sample::searchsorted_cpu,
+                FG_CUDA_LAUNCHER(sample::searchsorted_cuda),
+                "Per-ray (ids_left, ids_right) of packed values in a packed sorted sequence.",
+                arg("seq"), arg("seq_info"), arg("values"), arg("value_rays"), arg("ids_left"),
+                arg("ids_right"), arg("n_seq"), arg("n_values"), arg("n_rays"), arg("dtype"));
+  def_launchers(m, "inverse_cdf", &inverse_cdf_args, &sample::inverse_cdf_cpu,
+                FG_CUDA_LAUNCHER(sample::inverse_cdf_cuda),
+                "Inverse of each ray's piecewise-linear CDF at u in [0, 1], optionally with the "
+                "interpolation (lo, hi, frac) of each result (lo = 0: not written).",
+                arg("t"), arg("cdf"), arg("info"), arg("u"), arg("u_rays"), arg("out"), arg("lo"),
+                arg("hi"), arg("frac"), arg("n_in"),
+                arg("n_out"), arg("n_rays"), arg("dtype"));
+  def_launchers(m, "merge_sorted", &merge_args, &sample::merge_sorted_cpu,
+                FG_CUDA_LAUNCHER(sample::merge_sorted_cuda),
+                "Per-ray stable merge of two sorted packed sets, with the permutation.", arg("a"),
+                arg("b"), arg("a_info"), arg("b_info"), arg("out_info"), arg("out"), arg("perm"),
+                arg("n_a"), arg("n_b"), arg("n_out"), arg("n_rays"), arg("dtype"), arg("local"));
+  def_launchers(m, "distortion_forward", &distortion_args, &sample::distortion_forward_cpu,
+                FG_CUDA_LAUNCHER(sample::distortion_forward_cuda),
+                "Per-ray distortion loss (R,) of packed samples.", arg("w"), arg("t0"), arg("t1"),
+                arg("info"), arg("loss"), arg("grad_loss"), arg("grad_w"), arg("grad_t0"),
+                arg("grad_t1"), arg("n_samples"), arg("n_rays"), arg("dtype"));
+  def_launchers(m, "distortion_backward", &distortion_args, &sample::distortion_backward_cpu,
+                FG_CUDA_LAUNCHER(sample::distortion_backward_cuda),
+                "Gradients of the distortion loss w.r.t. w, t0, t1 (N,).", arg("w"), arg("t0"),
+                arg("t1"), arg("info"), arg("loss"), arg("grad_loss"), arg("grad_w"),
+                arg("grad_t0"), arg("grad_t1"), arg("n_samples"), arg("n_rays"), arg("dtype"));
+}
+
+}  // namespace fastgen

@@ -1,0 +1,425 @@
+"""Hierarchical sampling (family ``sample``): NeRF's inverse-CDF ``sample_pdf``, nerfacc's packed
+``searchsorted`` and ``importance_sampling`` (with :class:`RayIntervals` / :class:`RaySamples`),
+``merge_sorted`` of coarse and fine samples, the mip-NeRF 360 ``distortion`` loss and the
+proposal-network estimator :class:`PropNetEstimator`.
+
+Common rules of every function here:
+
+* ``backend``: ``"auto"`` (default), ``"reference"``, ``"cpu"``, ``"cuda"`` or ``"triton"``.
+* dtypes: float32 and float64; float16/bfloat16 are computed in float32 by the kernel backends.
+* packed inputs: ``packed_info`` (n_rays, 2) int = (start, count) must list the rays in order,
+  contiguously (start = exclusive cumsum of count), as every fastgen/nerfacc sampler makes it.
+* random modes draw their uniforms with torch (``generator=``) in Python and pass them to the
+  kernels, so every backend gives the same samples for the same generator.
+* data checks (bins increasing, weights >= 0 and not NaN, sortedness, packing) read the values:
+  on CPU they always run, on CUDA only with ``FASTGEN_CHECKS=1`` (no hidden sync). Kernels clamp
+  every ray to its segment, so unchecked bad input gives wrong numbers, never an out-of-bounds
+  access; a lookup never reads outside its own ray's segment.
+"""
+from __future__ import annotations
+
+
+import torch
+
+from fastgen import _validate as V
+from fastgen.backend import register_op, resolve
+from fastgen.ops.render import _batched_segments, _segments
+from fastgen.ops.sample import _library as L
+from fastgen.ops.sample import reference
+from fastgen.ops.sample.data import RayIntervals, RaySamples
+
+__all__ = ["sample_pdf", "searchsorted", "importance_sampling", "merge_sorted", "distortion",
+           "RayIntervals", "RaySamples", "PropNetEstimator"]
+for _name in ("sample_pdf", "searchsorted", "importance_sampling", "merge_sorted", "distortion"):
+    register_op(_name, "sample")
+
+_HALF = (torch.float16, torch.bfloat16)
+
+
+def _compute(x):
+    return (x.float() if x.dtype in _HALF else x).contiguous()
+
+
+def _int_arg(op, name, value, minimum):
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{op}: {name} must be an int >= {minimum}, got {value!r}")
+    return value
+
+
+def _check_in_order(op, name, info, n, exact=False):
+    """packed_info rows must be (exclusive cumsum of counts, count): rays in order, contiguous."""
+    info = V.packed_info(op, info, n)
+    if V.data_checks_enabled(info.device) and info.shape[0] > 0:
+        counts = info[:, 1]
+        if bool((info[:, 0] != torch.cumsum(counts, 0) - counts).any()):
+            raise ValueError(f"{op}: {name} must list the rays in order and contiguously "
+                             "(start = exclusive cumulative sum of count)")
+        if exact and int(counts.sum()) != n:
+            raise ValueError(f"{op}: {name} covers {int(counts.sum())} entries but there are {n}")
+    return info
+
+
+def _check_sorted(op, name, vals, rays=None):
+    """Values must be non-decreasing along the last dim (batched) or within each ray (packed)."""
+    if not V.data_checks_enabled(vals.device) or vals.shape[-1] < 2:
+        return
+    step = vals[..., 1:] < vals[..., :-1]
+    if rays is not None:
+        step = step & (rays[1:] == rays[:-1])
+    if bool(step.any()):
+        raise ValueError(f"{op}: {name} must be sorted (non-decreasing) within each ray")
+
+
+# ---------------------------------------------------------------------------- sample_pdf
+def sample_pdf(bins, weights, n_samples, det=False, eps=1e-5, generator=None, backend="auto"):
+    r"""NeRF's hierarchical sampling: inverse transform sampling of a piecewise-constant PDF.
+
+    Per ray, the PDF over bin ``j = [bins_j, bins_{j+1})`` is :math:`p_j = (w_j + \epsilon) /
+    \sum_k (w_k + \epsilon)`, its CDF :math:`c = (0, p_0, p_0 + p_1, \dots, 1)` (clamped to 1, the
+    last entry exactly 1). For each
+    uniform :math:`u`: ``i = searchsorted(c, u, right=True)``, ``lo = max(i - 1, 0)``,
+    ``hi = min(i, S)``, and
+
+    .. math:: t = b_{lo} + \frac{u - c_{lo}}{c_{hi} - c_{lo}} (b_{hi} - b_{lo})
+
+    with a CDF step below ``eps`` counted as 1 (as in NeRF). ``det=True`` uses
+    ``u = linspace(0, 1, n_samples)``; otherwise ``u`` are ``n_samples`` uniforms per ray drawn
+    with ``torch.rand(generator=generator)`` and sorted, so the samples are sorted either way.
+    Rays whose weights are all zero sample their bins uniformly (the ``eps``).
+
+    Args:
+        bins: float ``(n_rays, S + 1)`` bin edges, non-decreasing along each ray.
+        weights: float ``(n_rays, S)``, >= 0, not NaN (e.g. the coarse pass's weights).
+        n_samples: int >= 1.
+        det: evenly spaced ``u`` instead of random ones.
+        eps: added to every weight; also the smallest CDF step interpolated.
+        generator: optional ``torch.Generator`` for the random ``u`` (any device).
+        backend: see :mod:`fastgen.backend`.
+
+    Returns:
+        ``(n_rays, n_samples)`` samples, sorted along each ray, dtype of ``bins``. Differentiable
+        w.r.t. ``bins`` (the interpolation); **weights get no gradient**, as in NeRF.
+
+    Example::
+
+        >>> bins = torch.tensor([[0., 1., 2.]]); weights = torch.tensor([[0., 1.]])
+        >>> fastgen.nerf.sample_pdf(bins, weights, 3, det=True)   # ~tensor([[0.0000, 1.5000, 2.0000]])
+    """
+    op = "sample_pdf"
+    V.floating(op, "bins", bins, ndim=2)
+    V.floating(op, "weights", weights, ndim=2)
+    _int_arg(op, "n_samples", n_samples, 1)
+    if weights.shape[1] < 1 or bins.shape != (weights.shape[0], weights.shape[1] + 1):
+        raise ValueError(f"{op}: bins must have shape (n_rays, S + 1) for weights (n_rays, S) with S >= 1; "
+                         f"got bins {tuple(bins.shape)} and weights {tuple(weights.shape)}")
+    V.same_dtype(op, bins=bins, weights=weights)
+    device = V.same_device(op, bins=bins, weights=weights)
+    if not (isinstance(eps, (int, float)) and eps > 0):
+        raise ValueError(f"{op}: eps must be a positive float, got {eps!r}")
+    if V.data_checks_enabled(device):
+        if bool((bins[:, 1:] < bins[:, :-1]).any()):
+            raise ValueError(f"{op}: bins must be non-decreasing along each ray")
+        if not bool((weights >= 0).all()):  # one pass: NaN compares false too
+            raise ValueError(f"{op}: weights must be >= 0 and not NaN")
+    n_rays = bins.shape[0]
+    dtype = torch.float32 if bins.dtype in _HALF else bins.dtype
+    if det:
+        u = torch.linspace(0, 1, n_samples, dtype=dtype, device=device).expand(n_rays, n_samples)
+    else:
+        gen_device = generator.device if generator is not None else device
+        u = torch.rand((n_rays, n_samples), generator=generator, dtype=dtype, device=gen_device).to(device)
+        u = torch.sort(u, -1).values
+    u = u.contiguous()
+    be = resolve(op, backend, device)
+    if be == "reference":
+        return reference.sample_pdf(bins, weights, u.to(bins.dtype), eps)
+    out = L.sample_pdf_forward(_compute(bins), _compute(weights).detach(), u, float(eps), be)
+    return out.to(bins.dtype)
+
+
+# ---------------------------------------------------------------------------- searchsorted
+def _packing(op, name, x, n_rays=None):
+    """(packed_info, per-entry ray ids, batched row length or None) of a RayIntervals/RaySamples."""
+    if not isinstance(x, (RayIntervals, RaySamples)):
+        raise TypeError(f"{op}: {name} must be a RayIntervals or RaySamples, got {type(x).__name__}")
+    vals = V.floating(op, f"{name}.vals", x.vals, ndim=(1, 2))
+    if vals.dim() == 2:
+        info = _batched_segments(vals.shape, vals.device)
+        rays = torch.arange(vals.shape[0], device=vals.device).repeat_interleave(vals.shape[1])
+        return info, rays, vals.shape[1]
+    if x.packed_info is not None:
+        info = _check_in_order(op, f"{name}.packed_info", x.packed_info, vals.shape[0])
+        rays = reference._rays_of(info, vals.shape[0])
+        return info, rays, None
+    if x.ray_indices is not None:
+        rays = V.ray_indices(op, x.ray_indices, vals.shape[0], n_rays)
+        if n_rays is None:
+            raise ValueError(f"{op}: {name} has ray_indices but no packed_info; pass packed_info")
+        return _segments(op, vals.shape[0], vals.device, None, rays, n_rays), rays, None
+    raise ValueError(f"{op}: packed (1D) {name}.vals needs packed_info (or ray_indices)")
+
+
+def searchsorted(sorted_sequence, values, backend="auto"):
+    """nerfacc's searchsorted on batched or packed rays: for each value, the indices of the
+    sequence entries around it within the value's own ray, such that
+
+    ``seq[ids_left] <= v < seq[ids_right]``, with ``ids_right = clamp(upper_bound(v), s + 1, e - 1)``
+    and ``ids_left = ids_right - 1`` over the ray's segment ``[s, e)`` of the sequence (values
+    outside the ray's range get the first or last interval; a ray with fewer than two entries
+    gets its first entry, or ``s`` when empty). Never reads outside the value's ray.
+
+    Args:
+        sorted_sequence: :class:`RayIntervals` (or RaySamples), ``vals`` ``(n_rays, S)`` or
+            packed ``(N,)`` with ``packed_info``; sorted within each ray.
+        values: :class:`RaySamples` (or RayIntervals) in the same layout (same n_rays), packed
+            with ``packed_info`` or ``ray_indices``.
+
+    Returns:
+        ``(ids_left, ids_right)`` int64 shaped like ``values.vals``: indices along the last dim
+        (batched) or into the flat ``sorted_sequence.vals`` (packed).
+
+    Example::
+
+        >>> seq = RayIntervals(vals=torch.tensor([0., 1., 0., 1., 2.]),
+        ...                    packed_info=torch.tensor([[0, 2], [2, 3]]))
+        >>> vals = RaySamples(vals=torch.tensor([0.5, 1.5, 2.5]), packed_info=torch.tensor([[0, 1], [1, 2]]))
+        >>> fastgen.nerf.searchsorted(seq, vals)   # (tensor([0, 3, 3]), tensor([1, 4, 4]))
+    """
+    op = "searchsorted"
+    seq_info, seq_rays, seq_row = _packing(op, "sorted_sequence", sorted_sequence)
+    val_info, val_rays, _ = _packing(op, "values", values, n_rays=seq_info.shape[0])
+    seq, vals = sorted_sequence.vals, values.vals
+    if (seq.dim() == 2) != (vals.dim() == 2) or (seq.dim() == 2 and seq.shape[0] != vals.shape[0]) \
+            or seq_info.shape[0] != val_info.shape[0]:
+        raise ValueError(f"{op}: sorted_sequence and values must both be batched with the same n_rays "
+                         f"or both packed with the same n_rays; got {tuple(seq.shape)} "
+                         f"({seq_info.shape[0]} rays) and {tuple(vals.shape)} ({val_info.shape[0]} rays)")
+    V.same_dtype(op, sorted_sequence=seq, values=vals)
+    device = V.same_device(op, sorted_sequence=seq, values=vals)
+    _check_sorted(op, "sorted_sequence.vals", seq, None if seq.dim() == 2 else seq_rays)
+    be = resolve(op, backend, device)
+    seq_flat, vals_flat = seq.reshape(-1), vals.reshape(-1)
+    if be == "reference":
+        left, right = reference.searchsorted(seq_flat, seq_info, vals_flat, val_rays)
+    else:
+        left, right = L.searchsorted_packed(_compute(seq_flat), seq_info, _compute(vals_flat).to(
+            _compute(seq_flat).dtype), val_rays.contiguous(), be)
+    if seq_row is not None:  # batched: indices along the last dim
+        base = (val_rays * seq_row).view(vals.shape)
+        return left.view(vals.shape) - base, right.view(vals.shape) - base
+    return left, right
+
+
+# ---------------------------------------------------------------------------- importance_sampling
+def importance_sampling(intervals, cdfs, n_intervals_per_ray, stratified=False, generator=None,
+                        backend="auto"):
+    """nerfacc's importance sampling: resample each ray into new intervals by inverting the CDF
+    given at its interval edges (piecewise linear between edges, normalised per ray to
+    ``[cdf[first], cdf[last]]``).
+
+    A ray resampled into ``n`` intervals gets ``n + 1`` edges at ``u_k = k / n`` (k = 0..n) or,
+    with ``stratified``, at ``u_k = (k + xi_k) / (n + 1)`` with ``xi_k ~ U[0, 1)`` drawn by
+    ``torch.rand(generator=generator)``; samples are the midpoints of consecutive edges. A ray
+    whose CDF is flat maps ``u`` linearly onto its edge range. Differentiable w.r.t.
+    ``intervals.vals`` (each edge interpolates two input edges with CDF-given weights); the
+    ``cdfs`` get no gradient (nerfacc's is not differentiable at all).
+
+    Args:
+        intervals: :class:`RayIntervals`, ``vals`` ``(n_rays, S)`` or packed ``(N,)`` with
+            ``packed_info``; sorted within each ray.
+        cdfs: float, shaped like ``intervals.vals``, non-decreasing within each ray.
+        n_intervals_per_ray: int (same for every ray) or int tensor ``(n_rays,)``.
+        stratified: jittered edges instead of evenly spaced ones.
+
+    Returns:
+        ``(intervals, samples)``: with an int, batched :class:`RayIntervals` ``(n_rays, n + 1)``
+        and :class:`RaySamples` ``(n_rays, n)``; with a tensor, packed ones with ``packed_info``,
+        ``ray_indices`` (and ``is_left``/``is_right`` for the intervals); a ray with 0 intervals
+        gets no edges. The packed output size depends on the data: one host sync (``.sum()``).
+
+    Example::
+
+        >>> iv = RayIntervals(vals=torch.tensor([0., 1., 0., 1., 2.]), packed_info=torch.tensor([[0, 2], [2, 3]]))
+        >>> cdfs = torch.tensor([0., 0.5, 0., 0.5, 1.])
+        >>> new_iv, samples = fastgen.nerf.importance_sampling(iv, cdfs, 2)
+        >>> new_iv.vals   # tensor([[0.0, 0.5, 1.0], [0.0, 1.0, 2.0]]); samples.vals: [[0.25, 0.75], [0.5, 1.5]]
+    """
+    op = "importance_sampling"
+    info, rays, _ = _packing(op, "intervals", intervals)
+    t = intervals.vals
+    V.floating(op, "cdfs", cdfs)
+    V.same_shape(op, "intervals.vals", t, cdfs=cdfs)
+    V.same_dtype(op, intervals=t, cdfs=cdfs)
+    device = V.same_device(op, intervals=t, cdfs=cdfs)
+    packed_in = t.dim() == 1
+    _check_sorted(op, "intervals.vals", t, rays if packed_in else None)
+    if V.data_checks_enabled(device) and (bool(torch.isnan(cdfs).any())):
+        raise ValueError(f"{op}: cdfs must not be NaN")
+    _check_sorted(op, "cdfs", cdfs, rays if packed_in else None)
+    n_rays = info.shape[0]
+    dtype = torch.float32 if t.dtype in _HALF else t.dtype
+    arange = torch.arange(n_rays, device=device)
+    if isinstance(n_intervals_per_ray, torch.Tensor):
+        n = V.tensor(op, "n_intervals_per_ray", n_intervals_per_ray, ndim=1, dtypes=V.INDEX_DTYPES).long()
+        if n.shape[0] != n_rays:
+            raise ValueError(f"{op}: n_intervals_per_ray must have one entry per ray ({n_rays}), got {n.shape[0]}")
+        if V.data_checks_enabled(device) and bool((n < 0).any()):
+            raise ValueError(f"{op}: n_intervals_per_ray must be >= 0")
+        counts = torch.where(n > 0, n + 1, 0)
+        total = int(counts.sum())  # the output size depends on the data: the one sync
+        starts = torch.cumsum(counts, 0) - counts
+        u_rays = torch.repeat_interleave(arange, counts, output_size=total)
+        k = torch.arange(total, device=device) - starts[u_rays]
+        n_of = n[u_rays]
+    else:
+        n_int = _int_arg(op, "n_intervals_per_ray", n_intervals_per_ray, 1)
+        u_rays = arange.repeat_interleave(n_int + 1)
+        k = torch.arange(n_int + 1, device=device).repeat(n_rays)
+        n_of = torch.full_like(k, n_int)
+    kf = k.to(dtype)
+    if stratified:
+        gen_device = generator.device if generator is not None else device
+        xi = torch.rand(kf.shape, generator=generator, dtype=dtype, device=gen_device).to(device)
+        u = (kf + xi) / (n_of + 1).to(dtype)
+    else:
+        u = kf / n_of.clamp(min=1).to(dtype)
+    be = resolve(op, backend, device)
+    t_flat, c_flat = t.reshape(-1), cdfs.detach().reshape(-1)
+    if be == "reference":
+        edges = reference.inverse_cdf(t_flat, c_flat, info, u.to(t.dtype), u_rays)
+    else:
+        grad = t.requires_grad and torch.is_grad_enabled()
+        edges, lo, hi, frac = L.inverse_cdf(_compute(t_flat.detach()), _compute(c_flat), info, u.contiguous(),
+                                            u_rays, grad, be)
+        if grad:  # the same interpolation in torch: autograd scatters the gradient into t
+            t_c = _compute(t_flat)
+            lo_c, hi_c = lo.clamp(min=0), hi.clamp(min=0)
+            interp = t_c[lo_c] + frac * (t_c[hi_c] - t_c[lo_c])
+            edges = torch.where(lo >= 0, interp, edges)
+        edges = edges.to(t.dtype)
+    if not isinstance(n_intervals_per_ray, torch.Tensor):
+        edges = edges.view(n_rays, n_int + 1)
+        return RayIntervals(vals=edges), RaySamples(vals=(edges[:, :-1] + edges[:, 1:]) / 2)
+    is_left, is_right = k < n_of, k > 0
+    samples = (edges[is_left] + edges[is_right]) / 2
+    s_counts = n.clamp(min=0)
+    s_info = torch.stack([torch.cumsum(s_counts, 0) - s_counts, s_counts], 1)
+    return (RayIntervals(vals=edges, packed_info=torch.stack([starts, counts], 1), ray_indices=u_rays,
+                         is_left=is_left, is_right=is_right),
+            RaySamples(vals=samples, packed_info=s_info, ray_indices=u_rays[is_left]))
+
+
+# ---------------------------------------------------------------------------- merge_sorted
+def merge_sorted(a, b, a_packed_info=None, b_packed_info=None, backend="auto"):
+    """Merge two sample sets that are sorted within each ray (e.g. NeRF's coarse and fine t) in one
+    linear pass per ray: what ``torch.sort(torch.cat([a, b], -1), -1)`` computes, stable, ties
+    taking ``a`` first.
+
+    Args:
+        a, b: float, batched ``(n_rays, Sa)`` and ``(n_rays, Sb)``, or packed ``(Na,)`` and
+            ``(Nb,)`` with ``a_packed_info`` and ``b_packed_info`` (n_rays, 2), rays in order.
+
+    Returns:
+        ``(values, perm)``. Batched: ``(n_rays, Sa + Sb)`` each; ``perm`` indexes
+        ``torch.cat([a, b], -1)`` along the last dim. Packed: ``(Na + Nb,)`` each, laid out with
+        ``packed_info = a_packed_info + b_packed_info``; ``perm`` indexes ``torch.cat([a, b])``.
+        ``values`` is differentiable w.r.t. ``a`` and ``b``.
+
+    Example::
+
+        >>> fastgen.nerf.merge_sorted(torch.tensor([[0., 2.]]), torch.tensor([[1., 2., 3.]]))
+        (tensor([[0., 1., 2., 2., 3.]]), tensor([[0, 2, 1, 3, 4]]))
+    """
+    op = "merge_sorted"
+    V.floating(op, "a", a, ndim=(1, 2))
+    V.floating(op, "b", b, ndim=(1, 2))
+    V.same_dtype(op, a=a, b=b)
+    device = V.same_device(op, a=a, b=b)
+    packed = a_packed_info is not None or b_packed_info is not None
+    if packed:
+        if a.dim() != 1 or b.dim() != 1 or a_packed_info is None or b_packed_info is None:
+            raise ValueError(f"{op}: packed input needs flat a and b and both a_packed_info and b_packed_info")
+        a_info = _check_in_order(op, "a_packed_info", a_packed_info, a.shape[0], exact=True)
+        b_info = _check_in_order(op, "b_packed_info", b_packed_info, b.shape[0], exact=True)
+        if a_info.shape[0] != b_info.shape[0]:
+            raise ValueError(f"{op}: a_packed_info and b_packed_info must have the same n_rays, "
+                             f"got {a_info.shape[0]} and {b_info.shape[0]}")
+        if V.data_checks_enabled(device):
+            _check_sorted(op, "a", a, reference._rays_of(a_info, a.shape[0]))
+            _check_sorted(op, "b", b, reference._rays_of(b_info, b.shape[0]))
+    else:
+        if a.dim() != 2 or b.dim() != 2 or a.shape[0] != b.shape[0]:
+            raise ValueError(f"{op}: batched a and b must be (n_rays, Sa) and (n_rays, Sb), got "
+                             f"{tuple(a.shape)} and {tuple(b.shape)} (pass packed_info for packed input)")
+        _check_sorted(op, "a", a)
+        _check_sorted(op, "b", b)
+        a_info, b_info = _batched_segments(a.shape, device), _batched_segments(b.shape, device)
+    be = resolve(op, backend, device)
+    if be == "reference":
+        return reference.merge_sorted_packed(a, b, a_info, b_info) if packed else reference.merge_sorted(a, b)
+    vals, perm = L.merge_sorted(_compute(a).reshape(-1), _compute(b).reshape(-1), a_info, b_info, not packed, be)
+    vals = vals.to(a.dtype)
+    if packed:
+        return vals, perm
+    n = a.shape[1] + b.shape[1]
+    return vals.view(a.shape[0], n), perm.view(a.shape[0], n)
+
+
+# ---------------------------------------------------------------------------- distortion
+def distortion(weights, t_starts, t_ends, ray_indices=None, n_rays=None, packed_info=None, backend="auto"):
+    r"""The mip-NeRF 360 distortion loss of each ray, in O(S) time and memory with prefix sums.
+
+    .. math::
+        \mathcal{L} = \sum_{i,j} w_i w_j \left|m_i - m_j\right| + \frac{1}{3}\sum_i w_i^2 (t^{end}_i - t^{start}_i),
+        \qquad m_i = (t^{start}_i + t^{end}_i) / 2
+
+    computed as :math:`\sum_i 2 w_i (m_i W_i - V_i) + w_i^2 \delta_i / 3` with the exclusive prefix
+    sums :math:`W_i = \sum_{j<i} w_j`, :math:`V_i = \sum_{j<i} w_j m_j`: **samples must be sorted
+    along each ray** (as every sampler makes them; not checked).
+
+    Args:
+        weights, t_starts, t_ends: float, batched ``(..., S)`` or packed ``(N,)``.
+        ray_indices: packed: int64 ``(N,)`` sorted ray of each sample, with ``n_rays``; or
+        packed_info: packed: int ``(n_rays, 2)`` = (start, count).
+
+    Returns:
+        Loss per ray: ``(...)`` batched, ``(n_rays,)`` packed. Differentiable w.r.t. weights,
+        t_starts and t_ends.
+
+    Example::
+
+        >>> w = torch.tensor([[0.5, 0.5]]); t0 = torch.tensor([[0., 1.]]); t1 = t0 + 1
+        >>> fastgen.nerf.distortion(w, t0, t1)   # 2 * 0.25 * 1 + (0.25 + 0.25) / 3 = tensor([0.6667])
+    """
+    op = "distortion"
+    named = dict(weights=weights, t_starts=t_starts, t_ends=t_ends)
+    for k, x in named.items():
+        V.floating(op, k, x)
+    V.same_shape(op, "weights", weights, t_starts=t_starts, t_ends=t_ends)
+    V.same_dtype(op, **named)
+    device = V.same_device(op, **named, ray_indices=ray_indices, packed_info=packed_info)
+    packed = ray_indices is not None or packed_info is not None
+    if packed:
+        if weights.dim() != 1:
+            raise ValueError(f"{op}: with ray_indices or packed_info the samples must be flat (N,), "
+                             f"got shape {tuple(weights.shape)}")
+        if packed_info is None and n_rays is None:
+            raise ValueError(f"{op}: packed samples with ray_indices need n_rays")
+        if n_rays is not None:
+            V.n_rays_arg(op, n_rays)
+        info = _segments(op, weights.shape[0], device, packed_info, ray_indices, n_rays)
+    else:
+        if weights.dim() < 1:
+            raise ValueError(f"{op}: samples must have at least one dimension, got a scalar")
+        info = _batched_segments(weights.shape, device)
+    be = resolve(op, backend, device)
+    if be == "reference":
+        if packed:
+            return reference.distortion_packed(weights, t_starts, t_ends, info)
+        return reference.distortion(weights, t_starts, t_ends)
+    loss = L.distortion_forward(_compute(weights).reshape(-1), _compute(t_starts).reshape(-1),
+                                _compute(t_ends).reshape(-1), info, not packed, be).to(weights.dtype)
+    return loss if packed else loss.view(weights.shape[:-1])
+
+
+from fastgen.ops.sample.prop_net import PropNetEstimator  # noqa: E402  (uses the ops above)
