@@ -130,6 +130,17 @@ template <> struct Cvt<hashgrid::BFloat16Bits> {
 namespace hashgrid {
 #endif
 
+// The F values of one table row in the compute type: element by element through Cvt<T>::load.
+// The CPU launcher specialises it for float16 tables on x86 CPUs with F16C (hardware conversion,
+// the same values: half -> float is exact), see hashgrid_cpu.cpp; everything else, the CUDA
+// kernels included, uses this.
+template <typename T, int F> struct RowLoad {
+  FG_HOST_DEVICE static void load(const T* row, acc_t<T>* v) {
+FG_HASHGRID_UNROLL
+    for (int f = 0; f < F; ++f) v[f] = Cvt<T>::load(row[f]);
+  }
+};
+
 FG_HOST_DEVICE float fg_floor(float v) { return floorf(v); }
 FG_HOST_DEVICE double fg_floor(double v) { return floor(v); }
 
@@ -204,9 +215,10 @@ FG_HASHGRID_UNROLL
 FG_HASHGRID_UNROLL
   for (int corner = 0; corner < (1 << D); ++corner) {
     const C w = corner_weight<C, D>(frac, corner);
-    const T* row = slice + corner_row<D>(cell, corner, stride, g.table_size) * F;
+    C v[F];
+    RowLoad<T, F>::load(slice + corner_row<D>(cell, corner, stride, g.table_size) * F, v);
 FG_HASHGRID_UNROLL
-    for (int f = 0; f < F; ++f) acc[f] += w * Cvt<T>::load(row[f]);
+    for (int f = 0; f < F; ++f) acc[f] += w * v[f];
   }
   T* out = static_cast<T*>(a.out) + (n * g.n_levels + l) * F;
 FG_HASHGRID_UNROLL
@@ -266,10 +278,11 @@ FG_HASHGRID_UNROLL
   for (int d = 0; d < D; ++d) dl[d] = C(0);
 FG_HASHGRID_UNROLL
   for (int corner = 0; corner < (1 << D); ++corner) {
-    const T* row = slice + corner_row<D>(cell, corner, stride, g.table_size) * F;
+    C v[F];
+    RowLoad<T, F>::load(slice + corner_row<D>(cell, corner, stride, g.table_size) * F, v);
     C dot = C(0);  // <grad_out[n, l], table[l, row]>
 FG_HASHGRID_UNROLL
-    for (int f = 0; f < F; ++f) dot += go[f] * Cvt<T>::load(row[f]);
+    for (int f = 0; f < F; ++f) dot += go[f] * v[f];
 FG_HASHGRID_UNROLL
     for (int d = 0; d < D; ++d) dl[d] += corner_weight_derivative<C, D>(frac, corner, d) * dot;
   }

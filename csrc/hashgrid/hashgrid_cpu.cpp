@@ -13,11 +13,73 @@
 // is a scatter-add; it is parallelised over levels, each level's slice of grad_table owned by
 // one thread that adds its points in index order, so the result is bitwise the same for any
 // thread count (parallelism is at most n_levels threads).
+//
+// float16 tables on x86: where the CPU has F16C (checked at run time, so the binary needs no
+// -mf16c and still runs without it), the gathers convert each table row with one vcvtph2ps
+// (HalfBitsF16C) instead of the bit manipulation of half_to_float, which dominated the float16
+// forward. The values are the same (half -> float is exact either way); only the load differs.
 #include "../common/dispatch.h"
 #include "hashgrid.h"
 
+#if defined(__x86_64__) && defined(__GNUC__)  // SSE2 is baseline there
+#define FG_HASHGRID_F16C 1
+#include <emmintrin.h>
+#else
+#define FG_HASHGRID_F16C 0
+#endif
+
 namespace fastgen {
 namespace hashgrid {
+
+#if FG_HASHGRID_F16C
+// float16 storage read with F16C. Only dispatched where has_f16c(); scalar uses (the store of
+// the output) go through the portable bit conversions.
+struct HalfBitsF16C { uint16_t bits; };
+}  // namespace hashgrid
+
+template <> struct Cvt<hashgrid::HalfBitsF16C> {
+  static float load(hashgrid::HalfBitsF16C v) { return hashgrid::half_to_float(v.bits); }
+  static hashgrid::HalfBitsF16C store(float v) { return {hashgrid::float_to_half(v)}; }
+};
+
+namespace hashgrid {
+// vcvtph2ps on the low 4 halves of h. Inline assembly rather than the _mm_cvtph_ps intrinsic,
+// which would need -mf16c (or a target attribute on every caller, the shared templates
+// included); VEX.128 only, so no upper-state transition cost next to the SSE code around it.
+inline __m128 cvtph_ps(__m128i h) {
+  __m128 r;
+  asm("vcvtph2ps %1, %0" : "=x"(r) : "x"(h));
+  return r;
+}
+
+template <int F> struct RowLoad<HalfBitsF16C, F> {
+  static void load(const HalfBitsF16C* row, float* v) {
+    if constexpr (F == 1) {
+      v[0] = _mm_cvtss_f32(cvtph_ps(_mm_cvtsi32_si128(row[0].bits)));
+    } else if constexpr (F == 2) {
+      uint32_t b;
+      std::memcpy(&b, row, 4);
+      const __m128 r = cvtph_ps(_mm_cvtsi32_si128(static_cast<int>(b)));
+      v[0] = _mm_cvtss_f32(r);
+      v[1] = _mm_cvtss_f32(_mm_shuffle_ps(r, r, 1));
+    } else {
+      static_assert(F % 4 == 0, "F in {1, 2, 4, 8}");
+      for (int k = 0; k < F; k += 4)
+        _mm_storeu_ps(v + k, cvtph_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(row + k))));
+    }
+  }
+};
+
+// F16C instructions are VEX-encoded: the CPU must have them and the OS must save AVX state
+// (libgcc's "avx" includes the OS check).
+inline bool has_f16c() {
+  static const bool ok = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx") && __builtin_cpu_supports("f16c");
+  }();
+  return ok;
+}
+#endif
 
 // f(n, l) for every point n and level l: levels in order, points statically split between the
 // threads (OpenMP gives a thread the same points in every level's loop: same static schedule,
@@ -40,7 +102,15 @@ template <typename F> void for_levels_points(int64_t n_levels, int64_t n_points,
 // float32 / float64 / float16 / bfloat16 storage on the host.
 template <typename F> void dispatch_table_dtype(int dtype, const char* op, F&& f) {
   switch (dtype) {
-    case kFloat16: f(Tag<HalfBits>{}); break;
+    case kFloat16:
+#if FG_HASHGRID_F16C
+      if (has_f16c()) {
+        f(Tag<HalfBitsF16C>{});
+        break;
+      }
+#endif
+      f(Tag<HalfBits>{});
+      break;
     case kBFloat16: f(Tag<BFloat16Bits>{}); break;
     default: dispatch_float(dtype, op, f);
   }

@@ -9,7 +9,7 @@ import torch
 
 import fastgen.nerf as nerf
 from fastgen.backend import registered_ops
-from tests.conftest import TOL, assert_close_rel, rel_err
+from tests.conftest import TOL, assert_close_rel, backend_available, rel_err
 from tests.hashgrid._helpers import (
     check_vs_reference, config, edge_points, encode_fn, fwd_bwd, interior_points, levels, make_table, n_dense,
     n_hashed, vertex_rows,
@@ -73,6 +73,34 @@ def test_half_table(backend, device, gen, dtype):
     table = make_table(cfg, 2, gen, dtype)
     check_vs_reference(backend, device, interior_points(3, cfg, gen, n=80), table, cfg, gen, dtype=dtype,
                        what=str(dtype))
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+@pytest.mark.parametrize(("dims", "features"), SHAPES)
+def test_half_table_as_float32(dims, features, dtype, gen):
+    """A float16 / bfloat16 table computes bit for bit what the float32 table of the same values
+    does on the cpu backend (the loads are exact; on x86 with F16C float16 rows are converted by
+    the hardware): the output rounded once to the table's dtype, and the input gradient. Table
+    values are random bit patterns: subnormals and the largest finite values included."""
+    available, why = backend_available("cpu")
+    if not available:
+        pytest.skip(why)
+    cfg = config(dims)
+    shape = (cfg["n_levels"], 1 << cfg["log2_hashmap_size"], features)
+    bits = torch.randint(-(1 << 15), 1 << 15, shape, generator=gen, dtype=torch.int32).to(torch.int16)
+    table = bits.view(dtype)
+    table = torch.where(torch.isfinite(table), table, torch.zeros((), dtype=dtype))
+    x = edge_points(dims, cfg, gen)
+    grad_out = torch.randn(x.shape[0], cfg["n_levels"] * features, generator=gen).to(dtype)
+    outs = []
+    for t in (table, table.float()):
+        xg = x.float().requires_grad_()
+        out = nerf.hash_grid_encode(xg, t, backend="cpu", **cfg)
+        (grad_x,) = torch.autograd.grad(out, xg, grad_out.to(out.dtype))
+        outs.append((out, grad_x))
+    (out_h, gx_h), (out_f, gx_f) = outs
+    assert torch.equal(out_h.view(torch.int16), out_f.to(dtype).view(torch.int16))
+    assert torch.equal(gx_h.view(torch.int32), gx_f.view(torch.int32))  # NaN / inf included
 
 
 def test_table_gradient_deterministic(backend, device, gen):
