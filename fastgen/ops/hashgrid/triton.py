@@ -49,6 +49,18 @@ def _row(c0, c1, c2, stride, mask, D: tl.constexpr):
 
 
 @triton.jit
+def _corner(c0, c1, c2, f0, f1, f2, corner: tl.constexpr, stride, mask, D: tl.constexpr):
+    """(d-linear weight, table row) of corner ``corner`` (bit k = upper vertex along dimension k)."""
+    b0: tl.constexpr = corner & 1
+    b1: tl.constexpr = (corner >> 1) & 1
+    b2: tl.constexpr = (corner >> 2) & 1
+    w = (f0 if b0 else 1.0 - f0) * (f1 if b1 else 1.0 - f1)
+    if D == 3:
+        w = w * (f2 if b2 else 1.0 - f2)
+    return w, _row(c0 + b0, c1 + b1, c2 + b2, stride, mask, D)
+
+
+@triton.jit
 def _forward_kernel(x_ptr, table_ptr, out_ptr, info_ptr, n_points, n_levels, table_size,
                     D: tl.constexpr, F: tl.constexpr, BLOCK: tl.constexpr):
     level = tl.program_id(1).to(tl.int64)
@@ -67,13 +79,7 @@ def _forward_kernel(x_ptr, table_ptr, out_ptr, info_ptr, n_points, n_levels, tab
     mask = (table_size - 1).to(tl.uint32)
     acc = tl.zeros([BLOCK, F], f0.dtype)
     for corner in tl.static_range(1 << D):
-        b0 = corner & 1
-        b1 = (corner >> 1) & 1
-        b2 = (corner >> 2) & 1
-        w = (f0 if b0 else 1.0 - f0) * (f1 if b1 else 1.0 - f1)
-        if D == 3:
-            w = w * (f2 if b2 else 1.0 - f2)
-        row = _row(c0 + b0, c1 + b1, c2 + b2, stride, mask, D)
+        w, row = _corner(c0, c1, c2, f0, f1, f2, corner, stride, mask, D)
         v = tl.load(base + row[:, None] * F, mask=n_ok[:, None], other=0.0)
         acc += w[:, None] * v.to(acc.dtype)
     tl.store(out_ptr + (n[:, None] * n_levels + level) * F + feat,
@@ -101,13 +107,7 @@ def _backward_table_kernel(x_ptr, grad_out_ptr, grad_table_ptr, info_ptr, n_poin
     base = grad_table_ptr + level * table_size * F + feat
     mask = (table_size - 1).to(tl.uint32)
     for corner in tl.static_range(1 << D):
-        b0 = corner & 1
-        b1 = (corner >> 1) & 1
-        b2 = (corner >> 2) & 1
-        w = (f0 if b0 else 1.0 - f0) * (f1 if b1 else 1.0 - f1)
-        if D == 3:
-            w = w * (f2 if b2 else 1.0 - f2)
-        row = _row(c0 + b0, c1 + b1, c2 + b2, stride, mask, D)
+        w, row = _corner(c0, c1, c2, f0, f1, f2, corner, stride, mask, D)
         tl.atomic_add(base + row[:, None] * F, w[:, None] * g, mask=live, sem="relaxed")
 
 
