@@ -26,6 +26,7 @@ void bind_render(py::module_& m);
 void bind_hashgrid(py::module_& m);
 void bind_gan(py::module_& m);
 void bind_sample(py::module_& m);
+void bind_march(py::module_& m);
 
 namespace {
 
@@ -86,4 +87,5 @@ PYBIND11_MODULE(_C, m) {
   bind_hashgrid(m);
   bind_gan(m);
   bind_sample(m);
+  bind_march(m);
 }
