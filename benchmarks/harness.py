@@ -100,6 +100,11 @@ class Skip:
     reason: str
 
 
+def directions(case: Case) -> tuple[str, ...]:
+    """The directions ``case`` is timed in: ``fwd`` only when nothing in it is differentiable."""
+    return DIRECTIONS if case.differentiable else ("fwd",)
+
+
 def nbytes(*tensors: torch.Tensor) -> int:
     """Total size in bytes of ``tensors``."""
     return sum(t.numel() * t.element_size() for t in tensors)
@@ -363,7 +368,7 @@ def run_case(case: Case, device: torch.device, size: str, backends: list[str],
                 reason = mismatch(forward_fn(case, backend)(inputs), expected)
             except Exception as exc:
                 reason = describe(exc)
-        for direction in DIRECTIONS:
+        for direction in directions(case):
             if reason is not None:
                 yield Skip(case.name, case.op, backend, direction, reason)
                 continue

@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     results: list[harness.Record | harness.Skip] = []
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn())
-    total = sum(len(backends) for _, backends in plan) * len(harness.DIRECTIONS)
+    total = sum(len(backends) * len(harness.directions(case)) for case, backends in plan)
     with Progress(*columns, console=console, transient=True) as progress:
         task = progress.add_task("measuring ceilings", total=total)
 

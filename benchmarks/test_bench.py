@@ -13,12 +13,12 @@ from benchmarks import harness
 from benchmarks.cases import select_cases
 
 DEVICE = harness.default_device()
-CASE_BACKENDS = [pytest.param(case, backend, id=f"{case.name}-{backend}")
-                 for case in select_cases() for backend in harness.backends_for(case, DEVICE)]
+CASE_BACKENDS = [pytest.param(case, backend, direction, id=f"{direction}-{case.name}-{backend}")
+                 for case in select_cases() for backend in harness.backends_for(case, DEVICE)
+                 for direction in harness.directions(case)]
 
 
-@pytest.mark.parametrize("direction", harness.DIRECTIONS)
-@pytest.mark.parametrize(("case", "backend"), CASE_BACKENDS)
+@pytest.mark.parametrize(("case", "backend", "direction"), CASE_BACKENDS)
 def test_bench(benchmark, smoke_inputs, case, backend, direction):
     reason = harness.unavailable_reason(case, backend, DEVICE)
     if reason is not None:

@@ -142,6 +142,7 @@ def ray_aabb_intersect(rays_o, rays_d, aabbs, near_plane=-math.inf, far_plane=ma
 
 
 # ---------------------------------------------------------------------------- traverse_grids
+@torch.compiler.assume_constant_result  # a property of the grids, fixed while a graph runs
 def default_max_step(binaries, aabbs) -> float:
     """Instant-NGP's largest cone step: the longest edge of a cell of the coarsest grid."""
     res = torch.tensor(binaries.shape[1:], dtype=torch.float64)

@@ -56,6 +56,7 @@ class OccGridEstimator(nn.Module):
         coords = torch.stack(torch.meshgrid(*(torch.arange(r) for r in res), indexing="ij"), -1)
         self.register_buffer("grid_coords", coords.reshape(-1, 3), persistent=False)
         self.register_buffer("grid_indices", torch.arange(self.cells_per_lvl), persistent=False)
+        self.default_max_step = M.default_max_step(self.binaries, aabbs)  # a float: no sync when sampling
 
     # ------------------------------------------------------------------------ sampling
     @torch.no_grad()
@@ -97,6 +98,8 @@ class OccGridEstimator(nn.Module):
         if t_max is not None:
             far = torch.minimum(far, M._planes(op, "t_max", t_max, 0.0, n_rays, dtype, device))
         jitter = torch.rand(n_rays, generator=generator, device=device, dtype=dtype) if stratified else None
+        if max_step_size is None and isinstance(render_step_size, (int, float)):
+            max_step_size = max(self.default_max_step, render_step_size)
         out = M.traverse_grids(rays_o, rays_d, self.binaries, self.aabbs, near, far, render_step_size,
                                cone_angle, max_step_size, jitter, max_samples_per_ray, backend=backend)
         evaluate = (alpha_thre > 0.0 or early_stop_eps > 0.0) and (sigma_fn is not None or alpha_fn is not None)
