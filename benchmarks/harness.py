@@ -61,6 +61,8 @@ class Case:
             ``torch.compile`` wraps.
         differentiable: the input names that get gradients in ``fwd+bwd``.
         baselines: external implementations by record name, e.g. ``{"nerfacc": Baseline(...)}``.
+        no_compile: why ``torch.compile(reference)`` is not a meaningful baseline for this case
+            (e.g. a reference with data-dependent shapes), or None to time it.
     """
 
     name: str
@@ -72,6 +74,7 @@ class Case:
     reference: Callable[[Inputs], Outputs]
     differentiable: tuple[str, ...] = ()
     baselines: dict[str, Baseline] = field(default_factory=dict)
+    no_compile: str | None = None
 
 
 @dataclass(frozen=True)
@@ -210,6 +213,8 @@ def unavailable_reason(case: Case, backend: str, device: torch.device) -> str | 
 
     Fastgen backends that are not built are not caught here: the op's own error says why.
     """
+    if backend == "compile" and case.no_compile is not None:
+        return case.no_compile
     if backend == "triton" and device.type == "cpu":
         return "Triton on CPU runs only in the interpreter (TRITON_INTERPRET=1); not timed"
     base = case.baselines.get(backend)

@@ -12,8 +12,9 @@ scene, and the occupancy-grid update.
   from the same starting grid and generator seed every call.
 
 The reference is the brute-force definition (every candidate's cell looked up), as eager
-PyTorch. Outputs checked across backends are per-ray sample counts and sums of t, which a sample
-flipping at a cell face (float32 vs the float64 check) moves by far less than the tolerance.
+PyTorch (not compiled: see ``NO_COMPILE``). Outputs checked across backends are per-ray sample
+counts and sums of t, which a sample flipping at a cell face (float32 vs the float64 check)
+moves by far less than the tolerance.
 Sizes: ``full`` 2^20 rays (1024^2), ``quick`` 2^10 (32^2; the brute-force reference is slow),
 ``smoke`` 16 rays on a 16^3 grid.
 """
@@ -31,6 +32,8 @@ SEED = 0
 STEP = math.sqrt(3) / 1024
 CONE = 1.0 / 256
 BATCH_K = 192
+NO_COMPILE = ("the reference has data-dependent shapes (brute-force candidates, packed outputs): torch.compile "
+              "breaks its graph at every one, so it is not timed")
 
 
 def _side(size: str) -> int:
@@ -151,7 +154,7 @@ def _sampling_case(name: str, levels: int, cone: float, batched: bool = False) -
     baselines = {} if batched else {"nerfacc": Baseline("nerfacc", _sampling_nerfacc)}
     return Case(name=name, op="sampling", make_inputs=_sampling_inputs(levels, cone, batched), shape=_sampling_shape,
                 bytes_moved=_sampling_bytes, fastgen=_sampling_fastgen, reference=_sampling_reference,
-                baselines=baselines)
+                baselines=baselines, no_compile=NO_COMPILE)
 
 
 # ---------------------------------------------------------------------------- update
@@ -192,5 +195,6 @@ CASES = [
     _sampling_case("occgrid_sampling-L1-syncfree", 1, 0.0, batched=True),
     _sampling_case("occgrid_sampling-L4-cone-syncfree", 4, CONE, batched=True),
     Case(name="occgrid_update", op="update_every_n_steps", make_inputs=_update_inputs, shape=_update_shape,
-         bytes_moved=_update_bytes, fastgen=_update_run, reference=lambda x: _update_run(x, "reference")),
+         bytes_moved=_update_bytes, fastgen=_update_run, reference=lambda x: _update_run(x, "reference"),
+         no_compile=NO_COMPILE),
 ]

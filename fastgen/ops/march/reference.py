@@ -51,18 +51,18 @@ def ray_ranges(rays_o, rays_d, aabbs, near_planes, far_planes):
 def _step_at(t, step, cone, max_step):
     if cone == 0.0:
         return torch.full_like(t, float(step))
-    c, lo, hi = (torch.tensor(v, dtype=t.dtype) for v in (cone, step, max_step))
+    c, lo, hi = (torch.tensor(v, dtype=t.dtype, device=t.device) for v in (cone, step, max_step))
     return torch.minimum(torch.maximum(t * c, lo), hi)
 
 
 def _candidates(t_first, t_hi, step, cone, max_step):
     """(t_starts, dts, alive) (R, K) of every candidate interval, K the longest ray's count."""
-    R, dtype = t_first.shape[0], t_first.dtype
+    R, dtype, device = t_first.shape[0], t_first.dtype, t_first.device
     if cone == 0.0:
-        step_t = torch.tensor(step, dtype=dtype)
+        step_t = torch.tensor(step, dtype=dtype, device=device)
         span = torch.where(t_first < t_hi, t_hi - t_first, torch.zeros_like(t_hi))
         K = int(math.floor(float(span.max()) / step)) + 2 if R else 0
-        k = torch.arange(K, dtype=dtype)
+        k = torch.arange(K, dtype=dtype, device=device)
         t = t_first[:, None] + k[None, :] * step_t
         dt = torch.full_like(t, step)
         t_end = t + dt
@@ -71,7 +71,7 @@ def _candidates(t_first, t_hi, step, cone, max_step):
         ts, dts, oks = [], [], []
         t = t_first.clone()
         dt = _step_at(t, step, cone, max_step)
-        alive = torch.ones(R, dtype=torch.bool)
+        alive = torch.ones(R, dtype=torch.bool, device=device)
         while bool(alive.any()):
             t_end = t + dt
             alive = alive & (t_end <= t_hi) & (t_end > t)
@@ -80,7 +80,7 @@ def _candidates(t_first, t_hi, step, cone, max_step):
             dt = _step_at(t, step, cone, max_step)
         t = torch.stack(ts, 1) if ts else t_first.new_zeros((R, 0))
         dt = torch.stack(dts, 1) if dts else t.clone()
-        ok = torch.stack(oks, 1) if oks else torch.zeros((R, 0), dtype=torch.bool)
+        ok = torch.stack(oks, 1) if oks else torch.zeros((R, 0), dtype=torch.bool, device=device)
     alive = torch.cumprod(ok.to(torch.uint8), 1).bool()  # a ray ends at its first failure
     return t, dt, alive
 
@@ -90,10 +90,10 @@ def occupied_at(rays_o, rays_d, t, binaries, aabbs):
     box contains it (False when in none)."""
     L, rx, ry, rz = binaries.shape
     p = rays_o[:, None, :] + t[..., None] * rays_d[:, None, :]
-    occ = torch.zeros(t.shape, dtype=torch.bool)
-    taken = torch.zeros(t.shape, dtype=torch.bool)
-    res = torch.tensor([rx, ry, rz], dtype=t.dtype)
-    res_i = torch.tensor([rx, ry, rz])
+    occ = torch.zeros(t.shape, dtype=torch.bool, device=t.device)
+    taken = torch.zeros(t.shape, dtype=torch.bool, device=t.device)
+    res = torch.tensor([rx, ry, rz], dtype=t.dtype, device=t.device)
+    res_i = torch.tensor([rx, ry, rz], device=t.device)
     for level in range(L):
         lo, hi = aabbs[level, :3], aabbs[level, 3:]
         inside = ((p >= lo) & (p <= hi)).all(-1) & ~taken
@@ -133,9 +133,6 @@ def traverse_grids(rays_o, rays_d, binaries, aabbs, near_planes, far_planes, jit
                    max_step):
     """Packed (t_starts, t_ends, ray_indices, packed_info) of the kept intervals."""
     device = rays_o.device
-    args = [x.cpu() if x is not None else None
-            for x in (rays_o, rays_d, binaries, aabbs, near_planes, far_planes, jitter)]
-    rays_o, rays_d, binaries, aabbs, near_planes, far_planes, jitter = args
     n_rays = rays_o.shape[0]
     starts, ends, ids, counts = [], [], [], []
     for a, b in _chunks(n_rays, rays_o, rays_d, aabbs, near_planes, far_planes, step):
@@ -146,12 +143,12 @@ def traverse_grids(rays_o, rays_d, binaries, aabbs, near_planes, far_planes, jit
         ids.append(torch.nonzero(keep)[:, 0] + a)
         counts.append(keep.sum(1))
     dtype = rays_o.dtype
-    t_starts = torch.cat(starts) if starts else torch.zeros(0, dtype=dtype)
-    t_ends = torch.cat(ends) if ends else torch.zeros(0, dtype=dtype)
-    ray_indices = torch.cat(ids) if ids else torch.zeros(0, dtype=torch.long)
-    count = torch.cat(counts) if counts else torch.zeros(0, dtype=torch.long)
+    t_starts = torch.cat(starts) if starts else torch.zeros(0, dtype=dtype, device=device)
+    t_ends = torch.cat(ends) if ends else torch.zeros(0, dtype=dtype, device=device)
+    ray_indices = torch.cat(ids) if ids else torch.zeros(0, dtype=torch.long, device=device)
+    count = torch.cat(counts) if counts else torch.zeros(0, dtype=torch.long, device=device)
     packed_info = torch.stack([torch.cumsum(count, 0) - count, count], 1)
-    return tuple(x.to(device) for x in (t_starts, t_ends, ray_indices, packed_info))
+    return t_starts, t_ends, ray_indices, packed_info
 
 
 def traverse_grids_batched(rays_o, rays_d, binaries, aabbs, near_planes, far_planes, jitter, step,
