@@ -57,6 +57,16 @@ def _max(a, b):
     return tl.where(b > a, b, a)
 
 
+@triton.jit
+def _div(a, b):
+    """a / b correctly rounded, as in C++: Triton compiles a float32 ``/`` to the GPU's approximate
+    division (div.full.f32, up to 2 ulp off), so float32 goes through div_rn (float64 is exact)."""
+    if a.dtype == tl.float32:
+        return tl.math.div_rn(a, b)
+    else:
+        return a / b
+
+
 # In the marching loop fg_min / fg_max are written inline: under the interpreter every call of a
 # jitted helper costs a fraction of a millisecond, and the loop runs once per sample or cell.
 @triton.jit
@@ -66,8 +76,8 @@ def _slab_axis(t0, t1, o, d, lo, hi):
     zero = d == 0
     out = zero & ((o < lo) | (o > hi))
     dd = tl.where(zero, 1.0, d)
-    ta = (lo - o) / dd
-    tb = (hi - o) / dd
+    ta = _div(lo - o, dd)
+    tb = _div(hi - o, dd)
     lo_t = tl.where(tb < ta, tb, ta)
     hi_t = tl.where(tb > ta, tb, ta)
     n0 = tl.where(lo_t > t0, lo_t, t0)
@@ -186,15 +196,15 @@ def _cell_axis(b, p, o, d, res, scale, margin, safe, found):
     hi = tl.load(b + 3, mask=found, other=1.0)
     ext = hi - lo
     res_f = res.to(p.dtype)
-    u = (tl.where(found, p, lo) - lo) / ext * res_f
+    u = _div(tl.where(found, p, lo) - lo, ext) * res_f
     i = tl.floor(u).to(tl.int64)
     i = tl.where(i < 0, 0, tl.where(i >= res, res - 1, i))
     delta = margin * (scale + tl.abs(lo) + tl.abs(hi))
-    up = lo + ext * ((i + 1).to(p.dtype) / res_f) - delta
-    down = lo + ext * (i.to(p.dtype) / res_f) + delta
+    up = lo + ext * _div((i + 1).to(p.dtype), res_f) - delta
+    down = lo + ext * _div(i.to(p.dtype), res_f) + delta
     face = tl.where(d > 0, up, down)
     moving = found & (d != 0)
-    t_face = (face - o) / tl.where(moving, d, 1.0)
+    t_face = _div(face - o, tl.where(moving, d, 1.0))
     safe = tl.where(moving & (t_face < safe), t_face, safe)
     return i, safe
 
@@ -284,7 +294,7 @@ def _traverse_kernel(o_ptr, d_ptr, bin_ptr, box_ptr, near_ptr, far_ptr, jit_ptr,
         if LATTICE:
             # Skip to the first lattice point whose midpoint may lie at or past safe (one early at
             # worst), never backwards; q is converted only where march.h converts it.
-            q = (safe - t_first) / step - 0.5
+            q = _div(safe - t_first, step) - 0.5
             small = q < jump_bound
             q_int = tl.floor(tl.where(small & (q > -1.0), q, -1.0)).to(tl.int64)
             jump = tl.where(small, q_int, k + 1)
