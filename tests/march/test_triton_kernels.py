@@ -40,7 +40,7 @@ def _boxes(kind, gen):
     if kind == "one":
         return torch.tensor([[-1.0, -0.5, -1.0, 1.0, 1.5, 0.5]], dtype=torch.float64)
     if kind == "nested":  # Instant-NGP cascades: level l covers the ROI scaled by 2^l
-        return torch.tensor([[-s, -s, -s, s, s, s] for s in (0.5, 1.0, 2.0)], dtype=torch.float64)
+        return torch.tensor([[-s, -s, -s, s, s, s] for s in (0.25, 0.5, 1.0)], dtype=torch.float64)
     lo = torch.rand(3, 3, generator=gen, dtype=torch.float64) * 2 - 1.5  # free, overlapping boxes
     return torch.cat([lo, lo + 0.5 + torch.rand(3, 3, generator=gen, dtype=torch.float64) * 1.5], 1)
 
@@ -151,14 +151,28 @@ def test_traverse_matches_reference(device, gen, kind, res, cone, max_step, jitt
 def test_traverse_float64(device, gen, cone):
     o, d, grid, boxes = _scene(gen, device, "nested", dtype=torch.float64)
     j = torch.rand(o.shape[0], generator=gen, dtype=torch.float64).to(device)
-    _check_traverse(o, d, grid, boxes, Ks=(5,), step_size=0.04, cone_angle=cone, jitter=j)
+    _check_traverse(o, d, grid, boxes, Ks=(5,), step_size=0.08, cone_angle=cone, jitter=j)
 
 
 @pytest.mark.parametrize("cone", [0.0, 0.1])
 def test_traverse_batched(device, gen, cone):
     o, d, grid, boxes = _scene(gen, device, "nested", n_rays=20)
-    counts = _check_traverse(o, d, grid, boxes, Ks=(1, 4, 300), step_size=0.05, cone_angle=cone)[3][:, 1]
+    counts = _check_traverse(o, d, grid, boxes, Ks=(1, 4, 64), step_size=0.08, cone_angle=cone)[3][:, 1]
     assert int(counts.max()) > 4, "K = 4 should cut some rays short"
+
+
+def test_traverse_fill_stays_in_the_reserved_segments(device, gen):
+    """traverse_fill writes each ray's first samples into [start, start + count) and never past it,
+    whatever packed_info says (here: one sample fewer than the ray has)."""
+    o, d, grid, boxes = _scene(gen, device, "one", n_rays=12)
+    near, far = torch.zeros(12, device=device), torch.full((12,), math.inf, device=device)
+    args = (o, d, grid, boxes, near, far, None, 0.1, 0.0, 0.25)
+    ref = traverse_grids(o.cpu(), d.cpu(), grid.cpu(), boxes.cpu(), step_size=0.1, backend="reference")
+    counts = (ref[3][:, 1] - 1).clamp(min=0)
+    info = torch.stack([torch.cumsum(counts, 0) - counts, counts], 1)
+    t0, t1, ids = torch.ops.fastgen.traverse_fill(*args, info.to(device), int(counts.sum()), TRITON)
+    keep = torch.arange(ref[0].numel()) - ref[3][ref[2], 0] < counts[ref[2]]  # each ray's first count samples
+    _equal((t0, t1, ids), (ref[0][keep], ref[1][keep], ref[2][keep]), "fill with short segments")
 
 
 def test_traverse_packed_per_ray_planes(device, gen):
