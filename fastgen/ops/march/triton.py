@@ -12,9 +12,14 @@ float64), so they produce the reference's samples exactly:
   compiled with ``enable_fp_fusion=False`` (the header's ``mul_rn``: no FMA contraction);
 * ``fg_min(a, b) = b < a ? b : a`` and ``fg_max`` are written as ``tl.where`` with the header's
   comparison, not ``tl.minimum``/``tl.maximum`` (whose NaN and signed-zero rules differ);
+* float32 divisions go through ``div_rn`` (Triton's float32 ``/`` is the GPU's approximate
+  division); the sm_90 PTX has only ``add.rn``/``mul.rn``/``div.rn``, no ``fma``. The one ``ftz``
+  instruction, float32 floor, differs only on denormals, whose floor is clamped to the same cell
+  or lattice index either way;
 * the constants the header casts to ``T`` (step, cone angle, max step, the margin, the lattice
-  jump bound, near/far/miss) come from a small tensor of the rays' dtype, rounded once by torch
-  as ``static_cast<T>`` rounds them (a Python float argument would always be float32).
+  jump bound, near/far/miss) are rounded to the rays' dtype by torch, as ``static_cast<T>``
+  rounds them, and passed as their bit patterns (a Python float argument is always float32; a
+  device tensor would cost a host-to-device copy, which CUDA graph capture forbids).
 
 Traversal: one program marches ``_BLOCK`` rays, one ray per lane, each with its own state
 (``t, dt, k, n, safe, occupied``) in one ``while`` loop that runs while any lane is active. An
@@ -43,6 +48,22 @@ _LAUNCH = dict(num_warps=_NUM_WARPS, enable_fp_fusion=False)
 COUNT, PACKED, BATCHED = 0, 1, 2
 _MARGIN = 1e-5  # march.h kMargin
 _JUMP_BOUND = 9.0e18  # march.h: a lattice jump beyond this is not converted to int64
+
+
+def _bits(x: float, dtype: torch.dtype) -> int:
+    """The bit pattern of ``x`` rounded to ``dtype`` (as ``static_cast<T>`` rounds it) as an int.
+    Triton passes a Python float as float32, so the kernels' float constants travel as bits."""
+    t = torch.tensor(x, dtype=torch.float64).to(dtype)
+    return int(t.view(torch.int64 if dtype == torch.float64 else torch.int32).item())
+
+
+@triton.jit
+def _from_bits(bits, dtype: tl.constexpr):
+    """The float of ``dtype`` whose bit pattern is the integer argument ``bits`` (see _bits)."""
+    if dtype == tl.float64:
+        return tl.cast(bits, tl.int64).to(tl.float64, bitcast=True)
+    else:
+        return tl.cast(bits, tl.int32).to(tl.float32, bitcast=True)
 
 
 @triton.jit
@@ -100,7 +121,7 @@ def _slab(ox, oy, oz, dx, dy, dz, b0, b1, b2, b3, b4, b5, grow, ref):
 
 # ---------------------------------------------------------------------------- ray_aabb_intersect
 @triton.jit
-def _ray_aabb_kernel(o_ptr, d_ptr, box_ptr, prm_ptr, tmin_ptr, tmax_ptr, hit_ptr, n_aabbs, n_pairs,
+def _ray_aabb_kernel(o_ptr, d_ptr, box_ptr, near_bits, far_bits, miss_bits, tmin_ptr, tmax_ptr, hit_ptr, n_aabbs, n_pairs,
                      BLOCK: tl.constexpr):
     i = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     ok = i < n_pairs
@@ -117,9 +138,9 @@ def _ray_aabb_kernel(o_ptr, d_ptr, box_ptr, prm_ptr, tmin_ptr, tmax_ptr, hit_ptr
                    tl.load(b + 2, mask=ok, other=0.0), tl.load(b + 3, mask=ok, other=1.0),
                    tl.load(b + 4, mask=ok, other=1.0), tl.load(b + 5, mask=ok, other=1.0), 0.0, ox)
     hit = (t1 > t0) & (t1 > 0)
-    near = tl.load(prm_ptr)
-    far = tl.load(prm_ptr + 1)
-    miss = tl.load(prm_ptr + 2)
+    near = _from_bits(near_bits, ox.dtype)
+    far = _from_bits(far_bits, ox.dtype)
+    miss = _from_bits(miss_bits, ox.dtype)
     tl.store(tmin_ptr + i, tl.where(hit, _min(_max(t0, near), far), miss), mask=ok)
     tl.store(tmax_ptr + i, tl.where(hit, _min(_max(t1, near), far), miss), mask=ok)
     tl.store(hit_ptr + i, hit.to(tl.uint8), mask=ok)
@@ -132,9 +153,9 @@ def ray_aabb_intersect(rays_o, rays_d, aabbs, near_plane, far_plane, miss_value)
     hits = torch.empty((n_rays, n_aabbs), dtype=torch.bool, device=rays_o.device)
     n_pairs = n_rays * n_aabbs
     if n_pairs:
-        prm = torch.tensor([near_plane, far_plane, miss_value], dtype=rays_o.dtype, device=rays_o.device)
+        dtype = rays_o.dtype
         _ray_aabb_kernel[(triton.cdiv(n_pairs, _BLOCK),)](
-            rays_o, rays_d, aabbs, prm, t_mins, t_maxs, hits.view(torch.uint8), n_aabbs, n_pairs,
+            rays_o, rays_d, aabbs, _bits(near_plane, dtype), _bits(far_plane, dtype), _bits(miss_value, dtype), t_mins, t_maxs, hits.view(torch.uint8), n_aabbs, n_pairs,
             BLOCK=_BLOCK, **_LAUNCH)
     return t_mins, t_maxs, hits
 
@@ -210,9 +231,9 @@ def _cell_axis(b, p, o, d, res, scale, margin, safe, found):
 
 
 @triton.jit
-def _traverse_kernel(o_ptr, d_ptr, bin_ptr, box_ptr, near_ptr, far_ptr, jit_ptr, prm_ptr, counts_ptr, info_ptr,
-                     t0_ptr, t1_ptr, ids_ptr, n_rays, n_levels, res_x, res_y, res_z, n_out,
-                     LATTICE: tl.constexpr, HAS_JITTER: tl.constexpr, MODE: tl.constexpr,
+def _traverse_kernel(o_ptr, d_ptr, bin_ptr, box_ptr, near_ptr, far_ptr, jit_ptr, counts_ptr, info_ptr, t0_ptr, t1_ptr,
+                     ids_ptr, n_rays, n_levels, res_x, res_y, res_z, n_out, step_bits, cone_bits, max_step_bits,
+                     margin_bits, jump_bound_bits, LATTICE: tl.constexpr, HAS_JITTER: tl.constexpr, MODE: tl.constexpr,
                      BLOCK: tl.constexpr, PAD: tl.constexpr):
     r = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     ray_ok = r < n_rays
@@ -222,11 +243,11 @@ def _traverse_kernel(o_ptr, d_ptr, bin_ptr, box_ptr, near_ptr, far_ptr, jit_ptr,
     dx = tl.load(d_ptr + 3 * r, mask=ray_ok, other=1.0)
     dy = tl.load(d_ptr + 3 * r + 1, mask=ray_ok, other=1.0)
     dz = tl.load(d_ptr + 3 * r + 2, mask=ray_ok, other=1.0)
-    step = tl.load(prm_ptr)
-    cone = tl.load(prm_ptr + 1)
-    max_step = tl.load(prm_ptr + 2)
-    margin = tl.load(prm_ptr + 3)
-    jump_bound = tl.load(prm_ptr + 4)
+    step = _from_bits(step_bits, ox.dtype)
+    cone = _from_bits(cone_bits, ox.dtype)
+    max_step = _from_bits(max_step_bits, ox.dtype)
+    margin = _from_bits(margin_bits, ox.dtype)
+    jump_bound = _from_bits(jump_bound_bits, ox.dtype)
 
     # [t_lo, t_hi]: the span of the crossed boxes inside [near, far].
     t_lo = tl.full(ox.shape, float("inf"), ox.dtype)
@@ -327,16 +348,16 @@ def _traverse(rays_o, rays_d, binaries, aabbs, near_planes, far_planes, jitter, 
               counts=None, packed_info=None, t_starts=None, t_ends=None, ray_indices=None, n_out=0):
     n_rays = rays_o.shape[0]
     L, rx, ry, rz = binaries.shape
-    prm = torch.tensor([step, cone, max_step, _MARGIN, _JUMP_BOUND], dtype=rays_o.dtype, device=rays_o.device)
-    # Unused pointers get a valid tensor of the right type (masked out by the constexpr mode).
+    dtype = rays_o.dtype
+    index = torch.empty(2, dtype=torch.long, device=rays_o.device)
+    # Unused pointers get a tensor of the right type (never accessed in that mode).
     _traverse_kernel[(triton.cdiv(n_rays, _BLOCK),)](
         rays_o, rays_d, binaries.view(torch.uint8), aabbs, near_planes, far_planes,
-        jitter if jitter is not None else near_planes, prm,
-        counts if counts is not None else torch.empty(1, dtype=torch.long, device=rays_o.device),
-        packed_info if packed_info is not None else torch.empty(2, dtype=torch.long, device=rays_o.device),
-        t_starts if t_starts is not None else prm, t_ends if t_ends is not None else prm,
-        ray_indices if ray_indices is not None else torch.empty(1, dtype=torch.long, device=rays_o.device),
-        n_rays, L, rx, ry, rz, n_out, LATTICE=cone == 0.0, HAS_JITTER=jitter is not None, MODE=mode,
+        jitter if jitter is not None else near_planes, counts if counts is not None else index,
+        packed_info if packed_info is not None else index, t_starts if t_starts is not None else rays_o,
+        t_ends if t_ends is not None else rays_o, ray_indices if ray_indices is not None else index,
+        n_rays, L, rx, ry, rz, n_out, _bits(step, dtype), _bits(cone, dtype), _bits(max_step, dtype),
+        _bits(_MARGIN, dtype), _bits(_JUMP_BOUND, dtype), LATTICE=cone == 0.0, HAS_JITTER=jitter is not None, MODE=mode,
         BLOCK=_BLOCK, PAD=_PAD, **_LAUNCH)
 
 
