@@ -43,6 +43,33 @@ void bind_gan(py::module_& m) {
                 arg("x"), arg("k"), arg("y"), arg("planes"), arg("in_h"), arg("in_w"),
                 arg("out_h"), arg("out_w"), arg("kh"), arg("kw"), arg("up_x"), arg("up_y"),
                 arg("down_x"), arg("down_y"), arg("pad_x0"), arg("pad_y0"), arg("dtype"));
+  // For the tests: the tile both launchers pick, or None where they run the direct path.
+  m.def("upfirdn2d_tile_shape",
+        [](int64_t planes, int64_t out_h, int64_t out_w, int kh, int kw, int up_x, int up_y, int down_x,
+           int down_y, int acc_bytes) -> py::object {
+          gan::Upfirdn2dArgs a{};
+          a.planes = planes;
+          a.out_h = out_h;
+          a.out_w = out_w;
+          a.kh = kh;
+          a.kw = kw;
+          a.up_x = up_x;
+          a.up_y = up_y;
+          a.down_x = down_x;
+          a.down_y = down_y;
+          gan::Upfirdn2dTile g;
+          if (!gan::upfirdn2d_tile_shape(a, acc_bytes, g)) return py::none();
+          py::dict d;
+          d["tp"] = g.tp, d["th"] = g.th, d["tw"] = g.tw, d["in_th"] = g.in_th, d["in_tw"] = g.in_tw;
+          d["n_tiles"] = g.n_tiles, d["scratch_bytes"] = g.scratch * acc_bytes;
+          d["max_scratch_bytes"] = gan::kUpfirdn2dScratchBytes;
+          return d;
+        },
+        "The tile (planes tp x rows th x columns tw, input window in_th x in_tw, n_tiles, "
+        "scratch_bytes of shared memory) the upfirdn2d launchers use for this shape, or None "
+        "when they run the direct per-pixel path.",
+        arg("planes"), arg("out_h"), arg("out_w"), arg("kh"), arg("kw"), arg("up_x"), arg("up_y"),
+        arg("down_x"), arg("down_y"), arg("acc_bytes"));
 }
 
 }  // namespace fastgen
