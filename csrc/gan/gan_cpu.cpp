@@ -56,9 +56,29 @@ void bias_act_cpu(const BiasActArgs& a, int n_threads) {
 
 // The GPU's tiled kernel run on the CPU: each OpenMP thread plays one block, with a local
 // scratch buffer as its shared memory, walking the block's threads tid = 0..255 sequentially in
-// each phase (stage the filter; per tile: load the window, then compute), so that the CPU
-// tests cover exactly the index sets the CUDA threads touch. Kernels too large for a tile run
-// the direct per-pixel path, one output row per item, as the GPU does.
+// each phase (stage the filter; per tile: load the window, then compute, or hpass then vpass
+// for a separable filter), so that the CPU tests cover exactly the index sets the CUDA threads
+// touch. Kernels too large for a tile run the direct per-pixel path, one output row per item,
+// as the GPU does.
+// The GPU's tiled kernel run on the CPU: each OpenMP thread plays one block, with a local
+// scratch buffer as its shared memory, walking the block's threads tid = 0..255 sequentially in
+// each phase (stage the filter; per tile: load the window, then compute, or hpass then vpass
+// for a separable filter), so that the CPU tests cover exactly the index sets the CUDA threads
+// touch. Kernels too large for a tile run the direct per-pixel path, one output row per item,
+// as the GPU does.
+// For the tests: the CUDA kernel's packed layout (16-byte packs while bias_act_packable, the
+// n % pack tail element by element, as bias_act_cuda does for float16 / bfloat16) on float32 /
+// float64, so that the pack code is exercised without a GPU.
+void bias_act_packed_cpu(const BiasActArgs& a, int n_threads) {
+  dispatch_float(a.dtype, "bias_act", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const int64_t packs = bias_act_packable(a) ? a.n / BiasActPack<T>::kSize : 0;
+    const int64_t tail = packs * BiasActPack<T>::kSize;
+    parallel_for(packs, n_threads, [&](int64_t j) { bias_act_pack<T>(a, j); });
+    for (int64_t i = tail; i < a.n; ++i) bias_act_item<T>(a, i);
+  });
+}
+
 void upfirdn2d_cpu(const Upfirdn2dArgs& a, int n_threads) {
   dispatch_float(a.dtype, "upfirdn2d", [&](auto tag) {
     using T = typename decltype(tag)::type;
@@ -78,9 +98,19 @@ void upfirdn2d_cpu(const Upfirdn2dArgs& a, int n_threads) {
       }
       constexpr int kBlock = kUpfirdn2dThreads;
       auto block = [&](std::vector<A>& scratch, int64_t t) {
-        for (int tid = 0; tid < kBlock; ++tid) upfirdn2d_tile_load<T>(a, g, t, scratch.data(), tid, kBlock);
-        for (int tid = 0; tid < kBlock; ++tid) {
-          upfirdn2d_tile_compute<T, P::up, P::down, P::ksize>(a, g, t, scratch.data(), tid, kBlock);
+        A* s = scratch.data();
+        for (int tid = 0; tid < kBlock; ++tid) upfirdn2d_tile_load<T>(a, g, t, s, tid, kBlock);
+        if (a.k1) {  // separable: two passes through the scratch
+          for (int tid = 0; tid < kBlock; ++tid) {
+            upfirdn2d_tile_hpass<T, P::up, P::down, P::ksize>(a, g, t, s, tid, kBlock);
+          }
+          for (int tid = 0; tid < kBlock; ++tid) {
+            upfirdn2d_tile_vpass<T, P::up, P::down, P::ksize>(a, g, t, s, tid, kBlock);
+          }
+        } else {
+          for (int tid = 0; tid < kBlock; ++tid) {
+            upfirdn2d_tile_compute<T, P::up, P::down, P::ksize>(a, g, t, s, tid, kBlock);
+          }
         }
       };
 #if defined(_OPENMP)

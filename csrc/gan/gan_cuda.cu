@@ -1,4 +1,4 @@
-// CUDA kernels of the GAN families: one thread per element (bias_act); upfirdn2d tiled through
+// CUDA kernels of the GAN families: bias_act one thread per element; upfirdn2d tiled through
 // shared memory (direct per output pixel for oversized kernels), with the StyleGAN fast paths of
 // dispatch_upfirdn2d instantiated at compile time; both call the same math as the CPU
 // launchers. All four storage dtypes; float16 / bfloat16 are loaded to float32 and accumulated
@@ -29,10 +29,12 @@ __global__ void upfirdn2d_direct_kernel(Upfirdn2dArgs a) {
 }
 
 // Tiled path: a block stages the filter once, then for each of its tiles (grid-stride over
-// tiles) loads the input window into shared memory and computes the tile from it. The dynamic
+// tiles) loads the input window into shared memory and computes the tile from it (in two
+// passes through a shared intermediate for a separable filter). The dynamic
 // shared memory is g.scratch elements of acc_t<T> (<= 48 KB, so no opt-in attribute is needed).
 template <typename T, int UP, int DOWN, int KSIZE>
-__global__ void __launch_bounds__(kUpfirdn2dThreads) upfirdn2d_tiled_kernel(Upfirdn2dArgs a, Upfirdn2dTile g) {
+__global__ void __launch_bounds__(kUpfirdn2dThreads)
+    upfirdn2d_tiled_kernel(Upfirdn2dArgs a, Upfirdn2dTile g) {
   extern __shared__ __align__(16) unsigned char upfirdn2d_smem[];
   acc_t<T>* s = reinterpret_cast<acc_t<T>*>(upfirdn2d_smem);
   const int tid = threadIdx.x, n_threads = blockDim.x;
@@ -40,8 +42,14 @@ __global__ void __launch_bounds__(kUpfirdn2dThreads) upfirdn2d_tiled_kernel(Upfi
   for (int64_t t = blockIdx.x; t < g.n_tiles; t += gridDim.x) {
     upfirdn2d_tile_load<T>(a, g, t, s, tid, n_threads);
     __syncthreads();  // the window (and, the first time, the filter) is complete
-    upfirdn2d_tile_compute<T, UP, DOWN, KSIZE>(a, g, t, s, tid, n_threads);
-    __syncthreads();  // nobody still reads the window the next tile overwrites
+    if (a.k1) {  // separable: uniform across the grid
+      upfirdn2d_tile_hpass<T, UP, DOWN, KSIZE>(a, g, t, s, tid, n_threads);
+      __syncthreads();  // the intermediate is complete
+      upfirdn2d_tile_vpass<T, UP, DOWN, KSIZE>(a, g, t, s, tid, n_threads);
+    } else {
+      upfirdn2d_tile_compute<T, UP, DOWN, KSIZE>(a, g, t, s, tid, n_threads);
+    }
+    __syncthreads();  // nobody still reads the scratch the next tile overwrites
   }
 }
 

@@ -90,10 +90,10 @@ def test_large_filters(kernel_backend, device, gen, dtype):
         assert_close_rel(y, gan.upfirdn2d(x.double(), f, padding=pad, backend="reference"), dtype, f"{taps} taps")
 
 
-def _tile(planes, out_h, out_w, kh, kw, up, down, acc_bytes):
+def _tile(planes, out_h, out_w, kh, kw, up, down, acc_bytes, separable=False):
     from fastgen._ext import get_ext
 
-    return get_ext().upfirdn2d_tile_shape(planes, out_h, out_w, kh, kw, up, up, down, down, acc_bytes)
+    return get_ext().upfirdn2d_tile_shape(planes, out_h, out_w, kh, kw, up, up, down, down, acc_bytes, separable)
 
 
 def test_tile_shapes():
@@ -113,3 +113,50 @@ def test_tile_shapes():
         assert t["scratch_bytes"] <= t["max_scratch_bytes"] == 48 * 1024, (args, t)
         assert min(t["th"], t["tw"]) >= min(8, args[1], args[2]), (args, t)
     assert _tile(1, 300, 300, 90, 90, 1, 1, 4) is None
+
+
+# (name, (n, c, h, w), taps, up, down, padding)
+SEPARABLE_CASES = [
+    ("12 taps down=2 over several tiles", (1, 2, 75, 70), 12, 1, 2, [5, 6, 6, 5]),
+    ("12 taps up=2 over several tiles", (1, 2, 21, 37), 12, 2, 1, [6, 5, 6, 5]),
+    ("4 taps up=2 many planes", (3, 30, 4, 5), 4, 2, 1, [2, 1, 2, 1]),
+    ("7 taps plain filter, crop", (1, 1, 40, 36), 7, 1, 1, [-5, 3, 3, -9]),
+    ("5 taps up=4 down=2", (1, 1, 9, 12), 5, 4, 2, [2, 3, 1, 0]),
+    ("9 taps up=2 down=4", (1, 2, 30, 23), 9, 2, 4, [4, 4, 4, 4]),
+    ("asymmetric up/down", (1, 1, 13, 22), 6, (1, 3), (2, 1), [1, 2, 0, 3]),
+    ("1 tap", (1, 2, 5, 40), 1, 2, 2, [0, 1, 1, 0]),
+    ("tiles wholly in the padding", (1, 1, 4, 4), 3, 1, 1, [38, 1, 2, 36]),
+    ("1x1 output", (2, 3, 6, 6), 12, 1, 2, [3, 4, 4, 3]),
+]
+
+
+@pytest.mark.parametrize("case", SEPARABLE_CASES, ids=[c[0] for c in SEPARABLE_CASES])
+def test_separable_two_pass(kernel_backend, device, gen, case):
+    """1D (separable) filters, which the tiled C++ kernel applies in two passes through the
+    scratch (x into an intermediate, then y): forward and dx in float64, and forward in float32;
+    and the 2D filter outer(f, f) (the one-pass path) on the same case."""
+    name, shape, taps, up, down, pad = case
+    f = torch.rand(taps, generator=gen).to(device) + 0.1
+    x = torch.randn(shape, generator=gen, dtype=torch.float64).to(device)
+
+    def run(be, filt=f):
+        return lambda x: gan.upfirdn2d(x, filt, up=up, down=down, padding=pad, gain=2.0, backend=be)
+
+    y, gx, dy = fwd_bwd(run(kernel_backend), x, gen=gen)
+    ry, rgx, _ = fwd_bwd(run("reference"), x, dy)
+    assert_close_rel(y, ry, torch.float64, name)
+    assert_close_rel(gx, rgx, torch.float64, name + " dx")
+    f2 = torch.outer(f, f)  # rounded to float32: compare with the reference on the same taps
+    assert_close_rel(run(kernel_backend, f2)(x), run("reference", f2)(x), torch.float64, name + " as 2D")
+    if kernel_backend != "triton":
+        assert_close_rel(run(kernel_backend)(x.float()), ry, torch.float32, name + " float32")
+
+
+def test_separable_tile_shapes():
+    """The two-pass scratch adds the intermediate (in_th x tw per plane) and still fits 48 KB."""
+    pytest.importorskip("fastgen._C")
+    t = _tile(8, 128, 128, 12, 12, 1, 2, 4, separable=True)  # StyleGAN3 downsampling, float32
+    assert (t["th"], t["tw"], t["in_th"], t["in_tw"]) == (32, 32, 74, 74)
+    assert t["scratch_bytes"] == (12 + 74 * 74 + 74 * 32) * 4
+    t = _tile(8, 128, 128, 12, 12, 1, 2, 8, separable=True)  # float64: shrinks
+    assert t["scratch_bytes"] <= 48 * 1024 and t["th"] * t["tw"] < 32 * 32
