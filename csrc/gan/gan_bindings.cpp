@@ -35,6 +35,14 @@ void bind_gan(py::module_& m) {
                 arg("x"), arg("b"), arg("dy"), arg("ddx"), arg("out"), arg("n"),
                 arg("n_channels"), arg("inner"), arg("dtype"), arg("act"), arg("order"),
                 arg("alpha"), arg("gain"), arg("clamp"));
+  // For the tests: the CUDA kernel's 16-byte pack path on float32 / float64 CPU tensors (the
+  // packed path runs for aligned float16 / bfloat16 on the GPU; unaligned arrays fall back to
+  // element by element, as there).
+  def_launchers(m, "bias_act_packed", &bias_act_args, &gan::bias_act_packed_cpu, nullptr,
+                "bias_act_cpu through bias_act_pack (see csrc/gan/bias_act.h).", arg("x"),
+                arg("b"), arg("dy"), arg("ddx"), arg("out"), arg("n"), arg("n_channels"),
+                arg("inner"), arg("dtype"), arg("act"), arg("order"), arg("alpha"), arg("gain"),
+                arg("clamp"));
   def_launchers(m, "upfirdn2d", &upfirdn2d_args, &gan::upfirdn2d_cpu,
                 FG_CUDA_LAUNCHER(gan::upfirdn2d_cuda),
                 "Upsample, pad, correlate with the kernel k (kh, kw; float64 for float64 x, else "

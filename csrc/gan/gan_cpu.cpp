@@ -60,12 +60,6 @@ void bias_act_cpu(const BiasActArgs& a, int n_threads) {
 // for a separable filter), so that the CPU tests cover exactly the index sets the CUDA threads
 // touch. Kernels too large for a tile run the direct per-pixel path, one output row per item,
 // as the GPU does.
-// The GPU's tiled kernel run on the CPU: each OpenMP thread plays one block, with a local
-// scratch buffer as its shared memory, walking the block's threads tid = 0..255 sequentially in
-// each phase (stage the filter; per tile: load the window, then compute, or hpass then vpass
-// for a separable filter), so that the CPU tests cover exactly the index sets the CUDA threads
-// touch. Kernels too large for a tile run the direct per-pixel path, one output row per item,
-// as the GPU does.
 // For the tests: the CUDA kernel's packed layout (16-byte packs while bias_act_packable, the
 // n % pack tail element by element, as bias_act_cuda does for float16 / bfloat16) on float32 /
 // float64, so that the pack code is exercised without a GPU.

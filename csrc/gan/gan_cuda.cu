@@ -1,7 +1,7 @@
-// CUDA kernels of the GAN families: bias_act one thread per element; upfirdn2d tiled through
-// shared memory (direct per output pixel for oversized kernels), with the StyleGAN fast paths of
-// dispatch_upfirdn2d instantiated at compile time; both call the same math as the CPU
-// launchers. All four storage dtypes; float16 / bfloat16 are loaded to float32 and accumulated
+// CUDA kernels of the GAN families: bias_act one thread per element, or per 16-byte pack for
+// aligned float16 / bfloat16; upfirdn2d tiled through shared memory (direct per output pixel for
+// oversized kernels), with the StyleGAN fast paths of dispatch_upfirdn2d instantiated at compile
+// time; both call the same math as the CPU launchers. All four storage dtypes; float16 / bfloat16 are loaded to float32 and accumulated
 // in float32.
 #include "../common/cuda_launch.cuh"
 #include "../common/dispatch.h"
@@ -14,6 +14,15 @@ namespace gan {
 template <typename T> __global__ void bias_act_kernel(BiasActArgs a) {
   FG_CUDA_KERNEL_LOOP(i, a.n) bias_act_item<T>(a, i);
 }
+
+// float16 / bfloat16 with every array 16-byte aligned: one thread per pack of 8 elements (one
+// 128-bit load per input, one store), then the n % 8 tail element by element.
+template <typename T> __global__ void bias_act_packed_kernel(BiasActArgs a, int64_t packs) {
+  FG_CUDA_KERNEL_LOOP(j, packs) bias_act_pack<T>(a, j);
+  const int64_t tail = packs * BiasActPack<T>::kSize;
+  if (blockIdx.x == 0 && tail + threadIdx.x < a.n) bias_act_item<T>(a, tail + threadIdx.x);
+}
+
 
 // Direct path (kernels too large for a tile's scratch, see upfirdn2d_tile_shape): one thread
 // per output pixel, consecutive ox per warp; the taps come from global memory through L1.
@@ -56,6 +65,17 @@ __global__ void __launch_bounds__(kUpfirdn2dThreads)
 void bias_act_cuda(const BiasActArgs& a, int device, std::uintptr_t stream) {
   dispatch_float_and_half(a.dtype, "bias_act", [&](auto tag) {
     using T = typename decltype(tag)::type;
+    constexpr int kPack = BiasActPack<T>::kSize;
+    if (sizeof(T) == 2 && bias_act_packable(a) && a.n >= kPack) {
+      const int64_t packs = a.n / kPack;  // >= 1; the tail (< 8 elements) fits in block 0
+      DeviceGuard guard(device, "bias_act");
+      const int64_t blocks = (packs + kThreadsPerBlock - 1) / kThreadsPerBlock;
+      const unsigned grid = static_cast<unsigned>(blocks < INT_MAX ? blocks : INT_MAX);
+      bias_act_packed_kernel<T>
+          <<<grid, kThreadsPerBlock, 0, reinterpret_cast<cudaStream_t>(stream)>>>(a, packs);
+      cuda_check(cudaGetLastError(), "bias_act");
+      return;
+    }
     launch_1d(bias_act_kernel<T>, a, a.n, device, stream, "bias_act");
   });
 }
