@@ -128,7 +128,8 @@ FG_HOST_DEVICE void bias_act_element(const BiasActArgs& a, int64_t i, acc_t<T> b
   const T zero = Cvt<T>::store(acc_t<T>(0));
   const T dy = order >= 1 ? static_cast<const T*>(a.dy)[i] : zero;
   const T ddx = order == 2 ? static_cast<const T*>(a.ddx)[i] : zero;
-  static_cast<T*>(a.out)[i] = bias_act_value<T, ACT, ORDER>(a, static_cast<const T*>(a.x)[i], bias, dy, ddx);
+  const T x = static_cast<const T*>(a.x)[i];
+  static_cast<T*>(a.out)[i] = bias_act_value<T, ACT, ORDER>(a, x, bias, dy, ddx);
 }
 
 // The bias channel of element i. 32-bit division when every index fits: it is several times
@@ -159,7 +160,8 @@ template <typename T> struct alignas(16) BiasActPack {
 // read per element either way.
 FG_HOST_DEVICE bool bias_act_packable(const BiasActArgs& a) {
   auto aligned = [](const void* p) { return reinterpret_cast<std::uintptr_t>(p) % 16 == 0; };
-  return aligned(a.x) && aligned(a.out) && (a.order < 1 || aligned(a.dy)) && (a.order < 2 || aligned(a.ddx));
+  return aligned(a.x) && aligned(a.out) && (a.order < 1 || aligned(a.dy)) &&
+         (a.order < 2 || aligned(a.ddx));
 }
 
 // Pack j: elements [j * kSize, (j + 1) * kSize) with 16-byte loads and stores. The launcher runs

@@ -54,8 +54,8 @@ void bind_gan(py::module_& m) {
                 arg("down_x"), arg("down_y"), arg("pad_x0"), arg("pad_y0"), arg("dtype"));
   // For the tests: the tile both launchers pick, or None where they run the direct path.
   m.def("upfirdn2d_tile_shape",
-        [](int64_t planes, int64_t out_h, int64_t out_w, int kh, int kw, int up_x, int up_y, int down_x,
-           int down_y, int acc_bytes, bool separable) -> py::object {
+        [](int64_t planes, int64_t out_h, int64_t out_w, int kh, int kw, int up_x, int up_y,
+           int down_x, int down_y, int acc_bytes, bool separable) -> py::object {
           gan::Upfirdn2dArgs a{};
           static const double dummy = 0;
           a.k1 = separable ? &dummy : nullptr;  // only tested for null here
@@ -71,7 +71,8 @@ void bind_gan(py::module_& m) {
           gan::Upfirdn2dTile g;
           if (!gan::upfirdn2d_tile_shape(a, acc_bytes, g)) return py::none();
           py::dict d;
-          d["tp"] = g.tp, d["th"] = g.th, d["tw"] = g.tw, d["in_th"] = g.in_th, d["in_tw"] = g.in_tw;
+          d["tp"] = g.tp, d["th"] = g.th, d["tw"] = g.tw;
+          d["in_th"] = g.in_th, d["in_tw"] = g.in_tw;
           d["n_tiles"] = g.n_tiles, d["scratch_bytes"] = g.scratch * acc_bytes;
           d["max_scratch_bytes"] = gan::kUpfirdn2dScratchBytes;
           return d;

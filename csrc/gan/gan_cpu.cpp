@@ -112,14 +112,18 @@ void upfirdn2d_cpu(const Upfirdn2dArgs& a, int n_threads) {
 #pragma omp parallel num_threads(nt)
       {
         std::vector<A> scratch(static_cast<size_t>(g.scratch));
-        for (int tid = 0; tid < kBlock; ++tid) upfirdn2d_stage_filter<T>(a, scratch.data(), tid, kBlock);
+        for (int tid = 0; tid < kBlock; ++tid) {
+          upfirdn2d_stage_filter<T>(a, scratch.data(), tid, kBlock);
+        }
 #pragma omp for schedule(dynamic, 1)
         for (int64_t t = 0; t < g.n_tiles; ++t) block(scratch, t);
       }
 #else
       (void)n_threads;
       std::vector<A> scratch(static_cast<size_t>(g.scratch));
-      for (int tid = 0; tid < kBlock; ++tid) upfirdn2d_stage_filter<T>(a, scratch.data(), tid, kBlock);
+      for (int tid = 0; tid < kBlock; ++tid) {
+        upfirdn2d_stage_filter<T>(a, scratch.data(), tid, kBlock);
+      }
       for (int64_t t = 0; t < g.n_tiles; ++t) block(scratch, t);
 #endif
     });

@@ -1,8 +1,8 @@
 // CUDA kernels of the GAN families: bias_act one thread per element, or per 16-byte pack for
 // aligned float16 / bfloat16; upfirdn2d tiled through shared memory (direct per output pixel for
 // oversized kernels), with the StyleGAN fast paths of dispatch_upfirdn2d instantiated at compile
-// time; both call the same math as the CPU launchers. All four storage dtypes; float16 / bfloat16 are loaded to float32 and accumulated
-// in float32.
+// time; both call the same math as the CPU launchers. All four storage dtypes; float16 /
+// bfloat16 are loaded to float32 and accumulated in float32.
 #include "../common/cuda_launch.cuh"
 #include "../common/dispatch.h"
 #include "bias_act.h"
@@ -87,8 +87,8 @@ void upfirdn2d_cuda(const Upfirdn2dArgs& a, int device, std::uintptr_t stream) {
       using P = decltype(fixed);
       Upfirdn2dTile g;
       if (!upfirdn2d_tile_shape(a, sizeof(acc_t<T>), g)) {
-        launch_1d(upfirdn2d_direct_kernel<T, P::up, P::down, P::ksize>, a, a.planes * a.out_h * a.out_w,
-                  device, stream, "upfirdn2d");
+        launch_1d(upfirdn2d_direct_kernel<T, P::up, P::down, P::ksize>, a,
+                  a.planes * a.out_h * a.out_w, device, stream, "upfirdn2d");
         return;
       }
       if (g.n_tiles <= 0) return;

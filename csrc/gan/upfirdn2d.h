@@ -107,12 +107,21 @@ struct Upfirdn2dTile {
   int tw, th, tp;                       // outputs per tile: tp planes x th rows x tw columns
   int in_tw, in_th;                     // the input window per plane
   int64_t tiles_x, tiles_y, n_tiles;    // tiles per row, per column, in all
-  int64_t scratch;                      // elements of acc_t: filter + tp windows (+ tp intermediates)
+  int64_t scratch;                      // acc_t elements: filter, windows (+ intermediates)
 };
 
 // Scratch layout: the filter (kh * kw, or kh separable taps), then tp windows of in_th * in_tw,
 // then, when separable, tp intermediates of in_th * tw.
-FG_HOST_DEVICE int upfirdn2d_filter_elems(const Upfirdn2dArgs& a) { return a.k1 ? a.kh : a.kh * a.kw; }
+FG_HOST_DEVICE int upfirdn2d_filter_elems(const Upfirdn2dArgs& a) {
+  return a.k1 ? a.kh : a.kh * a.kw;
+}
+
+// Taps per output along an axis when UP and KSIZE are fixed and KSIZE is a multiple of UP (every
+// StyleGAN fast path): KSIZE / UP whatever the phase, so the tap loops unroll. Else 0: count them.
+template <int UP, int KSIZE> struct FixedTaps {
+  static constexpr int value =
+      (UP > 0 && KSIZE > 0 && KSIZE % (UP > 0 ? UP : 1) == 0) ? KSIZE / (UP > 0 ? UP : 1) : 0;
+};
 
 constexpr int kUpfirdn2dThreads = 256;                // threads per block (CUDA and CPU)
 constexpr int64_t kUpfirdn2dScratchBytes = 48 * 1024;  // shared memory per block, no opt-in
@@ -133,7 +142,9 @@ inline bool upfirdn2d_tile_shape(const Upfirdn2dArgs& a, int acc_bytes, Upfirdn2
   if (a.k1 && a.kh != a.kw) throw std::invalid_argument("upfirdn2d: separable taps need kh == kw");
   const int64_t budget = kUpfirdn2dScratchBytes / acc_bytes;
   const int64_t filter = upfirdn2d_filter_elems(a);
-  auto window = [&](int64_t outs, int down, int k, int up) { return ((outs - 1) * down + k - 1) / up + 1; };
+  auto window = [&](int64_t outs, int down, int k, int up) {
+    return ((outs - 1) * down + k - 1) / up + 1;
+  };
   const int64_t pref_w = (a.up_x > 1 || a.up_y > 1) ? 64 : 32, pref_h = 32;
   int64_t tw = a.out_w < pref_w ? a.out_w : pref_w, th = a.out_h < pref_h ? a.out_h : pref_h;
   const int64_t min_w = a.out_w < 8 ? a.out_w : 8, min_h = a.out_h < 8 ? a.out_h : 8;
@@ -148,7 +159,8 @@ inline bool upfirdn2d_tile_shape(const Upfirdn2dArgs& a, int acc_bytes, Upfirdn2
     else if (tw > min_w) tw = (tw + 1) / 2 > min_w ? (tw + 1) / 2 : min_w;
     else return false;
   }
-  const int64_t in_w = window(tw, a.down_x, a.kw, a.up_x), in_h = window(th, a.down_y, a.kh, a.up_y);
+  const int64_t in_w = window(tw, a.down_x, a.kw, a.up_x);
+  const int64_t in_h = window(th, a.down_y, a.kh, a.up_y);
   int64_t tp = (pref_w * pref_h) / (tw * th);
   const int64_t fit = (budget - filter) / per_plane(tw, th);
   tp = tp < fit ? tp : fit;
@@ -175,8 +187,8 @@ struct Upfirdn2dTileOrigin {
   int np, off_y, off_x;
 };
 
-FG_HOST_DEVICE Upfirdn2dTileOrigin upfirdn2d_tile_origin(const Upfirdn2dArgs& a, const Upfirdn2dTile& g,
-                                                         int64_t t) {
+FG_HOST_DEVICE Upfirdn2dTileOrigin upfirdn2d_tile_origin(const Upfirdn2dArgs& a,
+                                                         const Upfirdn2dTile& g, int64_t t) {
   Upfirdn2dTileOrigin o;
   const int64_t tx = t % g.tiles_x, rest = t / g.tiles_x;
   const int64_t ty = rest % g.tiles_y, tpl = rest / g.tiles_y;
@@ -194,7 +206,8 @@ FG_HOST_DEVICE Upfirdn2dTileOrigin upfirdn2d_tile_origin(const Upfirdn2dArgs& a,
 
 // Phase 0 (once per block): the kh * kw kernel, or the kh separable taps, into the scratch.
 template <typename T>
-FG_HOST_DEVICE void upfirdn2d_stage_filter(const Upfirdn2dArgs& a, acc_t<T>* s, int tid, int n_threads) {
+FG_HOST_DEVICE void upfirdn2d_stage_filter(const Upfirdn2dArgs& a, acc_t<T>* s, int tid,
+                                           int n_threads) {
   const acc_t<T>* k = static_cast<const acc_t<T>*>(a.k1 ? a.k1 : a.k);
   for (int e = tid; e < upfirdn2d_filter_elems(a); e += n_threads) s[e] = k[e];
 }
@@ -222,13 +235,13 @@ FG_HOST_DEVICE void upfirdn2d_tile_load(const Upfirdn2dArgs& a, const Upfirdn2dT
 // upfirdn2d_pixel; the tap counts are then constants (KSIZE is a multiple of UP in every fast
 // path) and the loops unroll.
 template <typename T, int UP = 0, int DOWN = 0, int KSIZE = 0>
-FG_HOST_DEVICE void upfirdn2d_tile_compute(const Upfirdn2dArgs& a, const Upfirdn2dTile& g, int64_t t,
-                                           const acc_t<T>* s, int tid, int n_threads) {
+FG_HOST_DEVICE void upfirdn2d_tile_compute(const Upfirdn2dArgs& a, const Upfirdn2dTile& g,
+                                           int64_t t, const acc_t<T>* s, int tid, int n_threads) {
   using A = acc_t<T>;
   const int up_x = UP ? UP : a.up_x, up_y = UP ? UP : a.up_y;
   const int down_x = DOWN ? DOWN : a.down_x, down_y = DOWN ? DOWN : a.down_y;
   const int kh = KSIZE ? KSIZE : a.kh, kw = KSIZE ? KSIZE : a.kw;
-  constexpr int kFixedTaps = (UP && KSIZE && KSIZE % (UP ? UP : 1) == 0) ? KSIZE / (UP ? UP : 1) : 0;
+  constexpr int kFixedTaps = FixedTaps<UP, KSIZE>::value;
   const Upfirdn2dTileOrigin o = upfirdn2d_tile_origin(a, g, t);
   const A* win = s + kh * kw;
   const int per_plane = g.in_th * g.in_tw, per_tile_plane = g.th * g.tw;
@@ -265,7 +278,7 @@ FG_HOST_DEVICE void upfirdn2d_tile_hpass(const Upfirdn2dArgs& a, const Upfirdn2d
                                          acc_t<T>* s, int tid, int n_threads) {
   using A = acc_t<T>;
   const int up_x = UP ? UP : a.up_x, down_x = DOWN ? DOWN : a.down_x, kw = KSIZE ? KSIZE : a.kw;
-  constexpr int kFixedTaps = (UP && KSIZE && KSIZE % (UP ? UP : 1) == 0) ? KSIZE / (UP ? UP : 1) : 0;
+  constexpr int kFixedTaps = FixedTaps<UP, KSIZE>::value;
   const Upfirdn2dTileOrigin o = upfirdn2d_tile_origin(a, g, t);
   const int per_plane = g.in_th * g.in_tw, mid_plane = g.in_th * g.tw;
   const A* win = s + kw;
@@ -291,7 +304,7 @@ FG_HOST_DEVICE void upfirdn2d_tile_vpass(const Upfirdn2dArgs& a, const Upfirdn2d
                                          const acc_t<T>* s, int tid, int n_threads) {
   using A = acc_t<T>;
   const int up_y = UP ? UP : a.up_y, down_y = DOWN ? DOWN : a.down_y, kh = KSIZE ? KSIZE : a.kh;
-  constexpr int kFixedTaps = (UP && KSIZE && KSIZE % (UP ? UP : 1) == 0) ? KSIZE / (UP ? UP : 1) : 0;
+  constexpr int kFixedTaps = FixedTaps<UP, KSIZE>::value;
   const Upfirdn2dTileOrigin o = upfirdn2d_tile_origin(a, g, t);
   const int mid_plane = g.in_th * g.tw, per_tile_plane = g.th * g.tw;
   const A* mid = s + kh + g.tp * g.in_th * g.in_tw;
