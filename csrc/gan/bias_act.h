@@ -173,6 +173,7 @@ template <typename T> FG_HOST_DEVICE void bias_act_pack(const BiasActArgs& a, in
   if (a.order >= 1) dy = static_cast<const P*>(a.dy)[j];
   if (a.order == 2) ddx = static_cast<const P*>(a.ddx)[j];
   const T* b = static_cast<const T*>(a.b);
+  FG_UNROLL  // else the packs live in local memory (indexed by a run-time e)
   for (int e = 0; e < P::kSize; ++e) {
     const int64_t i = j * P::kSize + e;
     const acc_t<T> bias = b == nullptr ? acc_t<T>(0) : Cvt<T>::load(b[bias_channel(a, i)]);

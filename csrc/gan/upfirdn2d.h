@@ -21,13 +21,6 @@
 
 #include "../common/common.h"
 
-// `#pragma unroll` for nvcc's device pass; host compilers unroll on their own at -O3.
-#if defined(__CUDA_ARCH__)
-#define FG_UNROLL _Pragma("unroll")
-#else
-#define FG_UNROLL
-#endif
-
 namespace fastgen {
 namespace gan {
 
