@@ -13,6 +13,13 @@
 #define FG_HOST_DEVICE inline
 #endif
 
+// `#pragma unroll` for nvcc's device pass; host compilers unroll on their own at -O3.
+#if defined(__CUDA_ARCH__)
+#define FG_UNROLL _Pragma("unroll")
+#else
+#define FG_UNROLL
+#endif
+
 namespace fastgen {
 
 // Storage dtypes understood by the launchers. Exported to Python as _C.FLOAT32, ... so the

@@ -97,15 +97,12 @@ template <typename A> FG_HOST_DEVICE A activation(int act, A z, A alpha, int der
   }
 }
 
-// Element i of the pass, given its bias value (0 without a bias). ACT / ORDER >= 0 fix the
-// activation and the pass at compile time (the CPU launcher instantiates every pair so that its
-// inner loops have no branch on them); -1 reads them from `a` (the CUDA kernel: the branch is
-// uniform across a warp and costs nothing next to the memory traffic).
+// One output of the pass from its loaded inputs (dy, ddx are read only by orders 1, 2).
 template <typename T, int ACT = -1, int ORDER = -1>
-FG_HOST_DEVICE void bias_act_element(const BiasActArgs& a, int64_t i, acc_t<T> bias) {
+FG_HOST_DEVICE T bias_act_value(const BiasActArgs& a, T x, acc_t<T> bias, T dy, T ddx) {
   using A = acc_t<T>;
   const int act = ACT >= 0 ? ACT : a.act, order = ORDER >= 0 ? ORDER : a.order;
-  const A z = Cvt<T>::load(static_cast<const T*>(a.x)[i]) + bias;
+  const A z = Cvt<T>::load(x) + bias;
   const A gain = A(a.gain), alpha = A(a.alpha), clamp = A(a.clamp);
   const bool clamped = a.clamp >= 0;
   A out;
@@ -115,10 +112,24 @@ FG_HOST_DEVICE void bias_act_element(const BiasActArgs& a, int64_t i, acc_t<T> b
   } else if (clamped && fg_abs(activation(act, z, alpha, 0) * gain) > clamp) {
     out = A(0);  // the clamp is active: no gradient flows
   } else {
-    out = Cvt<T>::load(static_cast<const T*>(a.dy)[i]) * gain * activation(act, z, alpha, order);
-    if (order == 2) out *= Cvt<T>::load(static_cast<const T*>(a.ddx)[i]);
+    out = Cvt<T>::load(dy) * gain * activation(act, z, alpha, order);
+    if (order == 2) out *= Cvt<T>::load(ddx);
   }
-  static_cast<T*>(a.out)[i] = Cvt<T>::store(out);
+  return Cvt<T>::store(out);
+}
+
+// Element i of the pass, given its bias value (0 without a bias). ACT / ORDER >= 0 fix the
+// activation and the pass at compile time (the CPU launcher instantiates every pair so that its
+// inner loops have no branch on them); -1 reads them from `a` (the CUDA kernel: the branch is
+// uniform across a warp and costs nothing next to the memory traffic).
+template <typename T, int ACT = -1, int ORDER = -1>
+FG_HOST_DEVICE void bias_act_element(const BiasActArgs& a, int64_t i, acc_t<T> bias) {
+  const int order = ORDER >= 0 ? ORDER : a.order;
+  const T zero = Cvt<T>::store(acc_t<T>(0));
+  const T dy = order >= 1 ? static_cast<const T*>(a.dy)[i] : zero;
+  const T ddx = order == 2 ? static_cast<const T*>(a.ddx)[i] : zero;
+  const T x = static_cast<const T*>(a.x)[i];
+  static_cast<T*>(a.out)[i] = bias_act_value<T, ACT, ORDER>(a, x, bias, dy, ddx);
 }
 
 // The bias channel of element i. 32-bit division when every index fits: it is several times
@@ -135,6 +146,42 @@ template <typename T> FG_HOST_DEVICE void bias_act_item(const BiasActArgs& a, in
   const acc_t<T> bias =
       a.b == nullptr ? acc_t<T>(0) : Cvt<T>::load(static_cast<const T*>(a.b)[bias_channel(a, i)]);
   bias_act_element<T>(a, i, bias);
+}
+
+// 16 bytes of elements (8 float16 / bfloat16, 4 float, 2 double) as one aligned unit: a pack
+// is loaded and stored with one vector instruction on the GPU.
+template <typename T> struct alignas(16) BiasActPack {
+  static constexpr int kSize = 16 / sizeof(T);
+  T v[kSize];
+};
+
+// Whether the packed path applies: every array the pass reads or writes element-wise starts on
+// a 16-byte boundary (fresh allocations do; a view with a storage offset may not). The bias is
+// read per element either way.
+FG_HOST_DEVICE bool bias_act_packable(const BiasActArgs& a) {
+  auto aligned = [](const void* p) { return reinterpret_cast<std::uintptr_t>(p) % 16 == 0; };
+  return aligned(a.x) && aligned(a.out) && (a.order < 1 || aligned(a.dy)) &&
+         (a.order < 2 || aligned(a.ddx));
+}
+
+// Pack j: elements [j * kSize, (j + 1) * kSize) with 16-byte loads and stores. The launcher runs
+// packs 0 .. n / kSize - 1 and the last n % kSize elements with bias_act_item.
+template <typename T> FG_HOST_DEVICE void bias_act_pack(const BiasActArgs& a, int64_t j) {
+  using P = BiasActPack<T>;
+  const P x = static_cast<const P*>(a.x)[j];
+  P dy, ddx, out;
+  if (a.order >= 1) dy = static_cast<const P*>(a.dy)[j];
+  if (a.order == 2) ddx = static_cast<const P*>(a.ddx)[j];
+  const T* b = static_cast<const T*>(a.b);
+  FG_UNROLL  // else the packs live in local memory (indexed by a run-time e)
+  for (int e = 0; e < P::kSize; ++e) {
+    const int64_t i = j * P::kSize + e;
+    const acc_t<T> bias = b == nullptr ? acc_t<T>(0) : Cvt<T>::load(b[bias_channel(a, i)]);
+    // dy / ddx are uninitialised for the orders that do not read them: pass x instead.
+    out.v[e] = bias_act_value<T>(a, x.v[e], bias, a.order >= 1 ? dy.v[e] : x.v[e],
+                                 a.order == 2 ? ddx.v[e] : x.v[e]);
+  }
+  static_cast<P*>(a.out)[j] = out;
 }
 
 // Elements [begin, end) in order, walking the channel along instead of dividing per element:
@@ -158,6 +205,7 @@ void bias_act_range(const BiasActArgs& a, int64_t begin, int64_t end) {
 }
 
 void bias_act_cpu(const BiasActArgs& a, int n_threads);
+void bias_act_packed_cpu(const BiasActArgs& a, int n_threads);
 void bias_act_cuda(const BiasActArgs& a, int device, std::uintptr_t stream);
 
 }  // namespace gan

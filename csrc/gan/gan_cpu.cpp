@@ -1,5 +1,7 @@
-// CPU launchers of the GAN families (bias_act, upfirdn2d): OpenMP over elements / output rows,
-// calling the shared per-element math. float32 / float64 (Python widens float16 / bfloat16).
+// CPU launchers of the GAN families (bias_act, upfirdn2d): OpenMP over elements / output tiles,
+// calling the shared math. float32 / float64 (Python widens float16 / bfloat16).
+#include <vector>
+
 #include "../common/dispatch.h"
 #include "bias_act.h"
 #include "upfirdn2d.h"
@@ -52,18 +54,78 @@ void bias_act_cpu(const BiasActArgs& a, int n_threads) {
   });
 }
 
+// The GPU's tiled kernel run on the CPU: each OpenMP thread plays one block, with a local
+// scratch buffer as its shared memory, walking the block's threads tid = 0..255 sequentially in
+// each phase (stage the filter; per tile: load the window, then compute, or hpass then vpass
+// for a separable filter), so that the CPU tests cover exactly the index sets the CUDA threads
+// touch. Kernels too large for a tile run the direct per-pixel path, one output row per item,
+// as the GPU does.
+// For the tests: the CUDA kernel's packed layout (16-byte packs while bias_act_packable, the
+// n % pack tail element by element, as bias_act_cuda does for float16 / bfloat16) on float32 /
+// float64, so that the pack code is exercised without a GPU.
+void bias_act_packed_cpu(const BiasActArgs& a, int n_threads) {
+  dispatch_float(a.dtype, "bias_act", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const int64_t packs = bias_act_packable(a) ? a.n / BiasActPack<T>::kSize : 0;
+    const int64_t tail = packs * BiasActPack<T>::kSize;
+    parallel_for(packs, n_threads, [&](int64_t j) { bias_act_pack<T>(a, j); });
+    for (int64_t i = tail; i < a.n; ++i) bias_act_item<T>(a, i);
+  });
+}
+
 void upfirdn2d_cpu(const Upfirdn2dArgs& a, int n_threads) {
   dispatch_float(a.dtype, "upfirdn2d", [&](auto tag) {
     using T = typename decltype(tag)::type;
+    using A = acc_t<T>;
     dispatch_upfirdn2d(a, [&](auto fixed) {
       using P = decltype(fixed);
-      parallel_for(a.planes * a.out_h, n_threads, [&](int64_t r) {  // one output row per item
-        const int64_t p = r / a.out_h, oy = r % a.out_h;
-        T* y = static_cast<T*>(a.y) + r * a.out_w;
-        for (int64_t ox = 0; ox < a.out_w; ++ox) {
-          y[ox] = Cvt<T>::store(upfirdn2d_pixel<T, P::up, P::down, P::ksize>(a, p, oy, ox));
+      Upfirdn2dTile g;
+      if (!upfirdn2d_tile_shape(a, sizeof(A), g)) {
+        parallel_for(a.planes * a.out_h, n_threads, [&](int64_t r) {
+          const int64_t p = r / a.out_h, oy = r % a.out_h;
+          T* y = static_cast<T*>(a.y) + r * a.out_w;
+          for (int64_t ox = 0; ox < a.out_w; ++ox) {
+            y[ox] = Cvt<T>::store(upfirdn2d_pixel<T, P::up, P::down, P::ksize>(a, p, oy, ox));
+          }
+        });
+        return;
+      }
+      constexpr int kBlock = kUpfirdn2dThreads;
+      auto block = [&](std::vector<A>& scratch, int64_t t) {
+        A* s = scratch.data();
+        for (int tid = 0; tid < kBlock; ++tid) upfirdn2d_tile_load<T>(a, g, t, s, tid, kBlock);
+        if (a.k1) {  // separable: two passes through the scratch
+          for (int tid = 0; tid < kBlock; ++tid) {
+            upfirdn2d_tile_hpass<T, P::up, P::down, P::ksize>(a, g, t, s, tid, kBlock);
+          }
+          for (int tid = 0; tid < kBlock; ++tid) {
+            upfirdn2d_tile_vpass<T, P::up, P::down, P::ksize>(a, g, t, s, tid, kBlock);
+          }
+        } else {
+          for (int tid = 0; tid < kBlock; ++tid) {
+            upfirdn2d_tile_compute<T, P::up, P::down, P::ksize>(a, g, t, s, tid, kBlock);
+          }
         }
-      });
+      };
+#if defined(_OPENMP)
+      const int nt = n_threads > 0 ? n_threads : omp_get_max_threads();
+#pragma omp parallel num_threads(nt)
+      {
+        std::vector<A> scratch(static_cast<size_t>(g.scratch));
+        for (int tid = 0; tid < kBlock; ++tid) {
+          upfirdn2d_stage_filter<T>(a, scratch.data(), tid, kBlock);
+        }
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t t = 0; t < g.n_tiles; ++t) block(scratch, t);
+      }
+#else
+      (void)n_threads;
+      std::vector<A> scratch(static_cast<size_t>(g.scratch));
+      for (int tid = 0; tid < kBlock; ++tid) {
+        upfirdn2d_stage_filter<T>(a, scratch.data(), tid, kBlock);
+      }
+      for (int64_t t = 0; t < g.n_tiles; ++t) block(scratch, t);
+#endif
     });
   });
 }

@@ -222,3 +222,53 @@ def test_cpu_tensors_run_the_reference():
     assert resolve("bias_act", "auto", torch.device("cpu")) == "reference"
     with pytest.raises(BackendUnavailableError, match="does not implement this op"):
         resolve("bias_act", "cpu", torch.device("cpu"))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_packed_path_on_cpu(gen, dtype):
+    """The CUDA kernel's 16-byte pack path (bias_act_pack: aligned float16 / bfloat16 on the GPU)
+    run on the CPU for float32 / float64, through a test-only launcher: every activation and
+    order, with and without bias, sizes that leave a tail, and views whose storage offset breaks
+    the alignment (element by element then), = the element-wise CPU launcher bit for bit."""
+    ext = pytest.importorskip("fastgen._C")
+    from fastgen.ops._native import dtype_code
+
+    for act, spec in gan.ACTIVATIONS.items():
+        for n, inner, offset in ((211, 7, 0), (128, 1, 0), (5, 1, 0), (133, 4, 1), (96, 3, 3)):
+            base = (torch.randn(n + offset, generator=gen, dtype=torch.float64) * 2).to(dtype)
+            x = base[offset:]
+            b = torch.randn(5, generator=gen, dtype=torch.float64).to(dtype)
+            dy = torch.randn(n + offset, generator=gen, dtype=torch.float64).to(dtype)[offset:]
+            ddx = torch.randn(n + offset, generator=gen, dtype=torch.float64).to(dtype)[offset:]
+            for order in (0, 1, 2):
+                for bias in (b, None):
+                    outs = []
+                    for launcher in (ext.bias_act_packed_cpu, ext.bias_act_cpu):
+                        out = torch.empty(n + offset, dtype=dtype)[offset:]
+                        launcher(x.data_ptr(), 0 if bias is None else bias.data_ptr(),
+                                 dy.data_ptr() if order >= 1 else 0, ddx.data_ptr() if order == 2 else 0,
+                                 out.data_ptr(), n, 5, inner, dtype_code(dtype), spec.code, order,
+                                 float(spec.alpha), float(spec.gain), 0.7, 2)
+                        outs.append(out)
+                    assert torch.equal(outs[0], outs[1]), (act, n, inner, offset, order, bias is None)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32])
+def test_unaligned_views(backend, device, gen, dtype):
+    """x a view with a storage offset (contiguous but not 16-byte aligned: the CUDA kernel falls
+    back from 16-byte packs to elements) = the reference, forward and backward."""
+    base = (torch.randn(1 + 4 * 37, generator=gen, dtype=torch.float64) * 2).to(dtype).to(device)
+    b = torch.randn(37, generator=gen, dtype=torch.float64).to(dtype).to(device)
+    dy = torch.randn(4, 37, generator=gen, dtype=torch.float64)
+
+    def run(base, backend):
+        base = base.detach().clone().requires_grad_(True)
+        x = base[1:].view(4, 37)  # the view itself reaches the kernel (it is contiguous)
+        y = gan.bias_act(x, b.to(base.dtype), dim=1, act="lrelu", backend=backend)
+        (gx,) = torch.autograd.grad((y.double() * dy.to(y.device)).sum(), [base])
+        return y, gx
+
+    y, gx = run(base, backend)
+    ry, rgx = run(base.double(), "reference")
+    assert_close_rel(y, ry, dtype, "y")
+    assert_close_rel(gx, rgx, dtype, "dx")

@@ -16,8 +16,8 @@ from fastgen.ops.upfirdn2d import reference
 
 __all__ = ["upfirdn2d", "setup_filter", "filter2d", "upsample2d", "downsample2d"]
 
-# No "cpu" backend: the direct C++ loop (csrc/gan/gan_cpu.cpp, which runs the CUDA kernel's
-# per-pixel math and is tested through torch.ops.fastgen.upfirdn2d) loses to the reference's
+# No "cpu" backend: the C++ launcher (csrc/gan/gan_cpu.cpp, which runs the CUDA kernel's tile
+# code and is tested through torch.ops.fastgen.upfirdn2d) loses to the reference's
 # depthwise conv2d (oneDNN) on CPU (benchmarks/cases/gan.py), so CPU tensors run the reference.
 _BACKENDS = ("reference", "cuda", "triton")
 for _name in __all__:
@@ -109,8 +109,9 @@ def upfirdn2d(x, f, up=1, down=1, padding=0, flip_filter=False, gain=1, backend=
     Returns:
         (N, C, H', W') tensor of x's dtype, differentiable with respect to x to any order (the
         backward is upfirdn2d again, with the filter flipped and up/down swapped). Kernels read
-        x directly per output pixel (nothing zero-inserted or padded is stored) and accumulate in
-        float32 (float64 for float64).
+        x directly (nothing zero-inserted or padded is stored; the CUDA kernel stages each
+        output tile's input window in shared memory and applies a separable filter in two
+        passes) and accumulate in float32 (float64 for float64).
 
     Example::
 
@@ -137,23 +138,25 @@ def upfirdn2d(x, f, up=1, down=1, padding=0, flip_filter=False, gain=1, backend=
         return reference.upfirdn2d(x, f, ups, downs, pad, bool(flip_filter), float(gain))
     from fastgen.ops.upfirdn2d import _library as L
 
-    return L.upfirdn2d(x.contiguous(), correlation_kernel(f, bool(flip_filter), float(gain), x),
-                       *ups, *downs, *pad, be)
+    k, k1 = correlation_kernel(f, bool(flip_filter), float(gain), x)
+    return L.upfirdn2d(x.contiguous(), k, *ups, *downs, *pad, be, k1)
 
 
-def correlation_kernel(f, flip_filter: bool, gain: float, x) -> torch.Tensor:
-    """The (fh, fw) kernel the kernels correlate with: f scaled by the gain (per axis for a
-    separable filter), expanded to 2D, flipped unless ``flip_filter``; float64 for float64 x
-    (so that nothing is rounded to float32), else float32."""
+def correlation_kernel(f, flip_filter: bool, gain: float, x) -> tuple:
+    """(k, k1): the (fh, fw) kernel the kernels correlate with (f scaled by the gain, per axis
+    for a separable filter, expanded to 2D, flipped unless ``flip_filter``) and, for a separable
+    f, its factor k1 (k = outer(k1, k1)), else None; float64 for float64 x (so that nothing is
+    rounded to float32), else float32."""
     dtype = torch.float64 if x.dtype == torch.float64 else torch.float32
     if f is None:
-        return torch.full((1, 1), gain, dtype=dtype, device=x.device)
+        return torch.full((1, 1), gain, dtype=dtype, device=x.device), None
     k = f.to(dtype) * gain ** (f.dim() / 2)
-    if k.dim() == 1:
-        k = torch.outer(k, k)
     if not flip_filter:
-        k = k.flip([0, 1])
-    return k.contiguous()
+        k = k.flip(list(range(k.dim())))
+    k = k.contiguous()
+    if k.dim() == 1:
+        return torch.outer(k, k), k
+    return k, None
 
 
 # ---------------------------------------------------------------------------- helpers

@@ -87,7 +87,9 @@ _BQH, _BQW = 8, 32
 
 
 def upfirdn2d(x, k, up_x: int, up_y: int, down_x: int, down_y: int, pad_x0: int, pad_y0: int, out_h: int,
-              out_w: int):
+              out_w: int, k1=None):
+    # k1 (the separable factor of k, for the C++ kernels' two-pass tiles) is unused: the tap
+    # loops here are unrolled over the 2D kernel at compile time.
     n, c, h, w = x.shape
     y = x.new_empty((n, c, out_h, out_w))
     if y.numel() and down_x == down_y == 1 and max(up_x, up_y) > 1:
