@@ -31,6 +31,8 @@ struct SamplePdfArgs {
   const void* grad_samples;  // backward input, or nullptr in forward
   void* grad_bins;           // backward output, or nullptr in forward
   int* error;                // forward with data checks: SamplePdfError bits; else nullptr
+  int32_t* below;            // forward, optional (R, n): each sample's bin, for sample_pdf_grad_ray
+  void* frac;                // forward, optional (R, n): each sample's f
   int64_t n_rays, n_bins, n_samples;
   int64_t u_stride;          // n_samples, or 0: every ray uses the one row of u (det=True)
   int dtype;
@@ -108,6 +110,10 @@ template <typename T> FG_HOST_DEVICE void sample_pdf_ray(const SamplePdfArgs& a,
       const int64_t above = count < B ? count + 1 : B;
       const A lo = static_cast<A>(bins[count]), hi = static_cast<A>(bins[above]);
       out[k] = static_cast<T>(lo + f * (hi - lo));
+      if (a.below != nullptr) {
+        a.below[r * n + k] = static_cast<int32_t>(count);
+        static_cast<T*>(a.frac)[r * n + k] = static_cast<T>(f);
+      }
     } else {
       const A g = static_cast<A>(gs[k]);
       g_lo += g * (A(1) - f);
@@ -115,6 +121,45 @@ template <typename T> FG_HOST_DEVICE void sample_pdf_ray(const SamplePdfArgs& a,
     }
   }
   if (backward) flush();
+}
+
+// sample_pdf's backward from the forward's record (each sample's bin `below` and f), without
+// walking the CDF again: edge e of the row gets sum_{below = e} g (1 - f) + sum_{above = e} g f.
+// The samples are sorted, so `below` is non-decreasing along the ray: the sums run over runs of
+// equal `below`, kept in registers and stored after every sample (the last store of a run holds
+// its total), so the loop has no branch on where the runs end. Writes whole rows.
+struct SamplePdfGradArgs {
+  const int32_t* below;      // (R, n)
+  const void* frac;          // (R, n)
+  const void* grad_samples;  // (R, n)
+  void* grad_bins;           // (R, B+1)
+  int64_t n_rays, n_bins, n_samples;
+  int dtype;
+};
+
+template <typename T> FG_HOST_DEVICE void sample_pdf_grad_ray(const SamplePdfGradArgs& a, int64_t r) {
+  using A = acc_t<T>;
+  const int64_t B = a.n_bins, n = a.n_samples;
+  const int32_t* below = a.below + r * n;
+  const T* frac = static_cast<const T*>(a.frac) + r * n;
+  const T* g = static_cast<const T*>(a.grad_samples) + r * n;
+  T* gb = static_cast<T*>(a.grad_bins) + r * (B + 1);
+  for (int64_t j = 0; j <= B; ++j) gb[j] = T(0);
+  A s_lo = 0, s_hi = 0;  // this run's sums of g (1 - f) (plus the edge's share from the run
+  int64_t prev = -2;     // before, when that run was in the bin just below) and of g f
+  for (int64_t k = 0; k < n; ++k) {
+    int64_t b = below[k];
+    b = b < 0 ? 0 : (b > B ? B : b);  // never write outside the row
+    const A gk = static_cast<A>(g[k]), fk = static_cast<A>(frac[k]);
+    const bool same = b == prev;
+    const A start = b == prev + 1 ? s_hi : A(0);  // edge b holds the previous run's g f sum
+    s_lo = (same ? s_lo : start) + gk * (A(1) - fk);
+    s_hi = (same ? s_hi : A(0)) + gk * fk;
+    const int64_t above = b < B ? b + 1 : B;
+    gb[above] = static_cast<T>(s_hi);
+    gb[b] = static_cast<T>(b < B ? s_lo : s_lo + s_hi);  // below = above = B: both shares
+    prev = b;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -393,6 +438,7 @@ template <typename T> FG_HOST_DEVICE void distortion_backward_ray(const Distorti
 
 // Launchers (sample_cpu.cpp / sample_cuda.cu).
 void sample_pdf_cpu(const SamplePdfArgs& a, int n_threads);
+void sample_pdf_grad_cpu(const SamplePdfGradArgs& a, int n_threads);
 void searchsorted_cpu(const SearchsortedArgs& a, int n_threads);
 void inverse_cdf_cpu(const InverseCdfArgs& a, int n_threads);
 void merge_sorted_cpu(const MergeArgs& a, int n_threads);
@@ -401,6 +447,7 @@ void distortion_forward_cpu(const DistortionArgs& a, int n_threads);
 void distortion_backward_cpu(const DistortionArgs& a, int n_threads);
 #if defined(FASTGEN_WITH_CUDA)
 void sample_pdf_cuda(const SamplePdfArgs& a, int device, std::uintptr_t stream);
+void sample_pdf_grad_cuda(const SamplePdfGradArgs& a, int device, std::uintptr_t stream);
 void searchsorted_cuda(const SearchsortedArgs& a, int device, std::uintptr_t stream);
 void inverse_cdf_cuda(const InverseCdfArgs& a, int device, std::uintptr_t stream);
 void merge_sorted_cuda(const MergeArgs& a, int device, std::uintptr_t stream);

@@ -7,14 +7,23 @@ namespace {
 
 sample::SamplePdfArgs sample_pdf_args(uintptr_t bins, uintptr_t weights, uintptr_t u,
                                       uintptr_t samples, uintptr_t grad_samples,
-                                      uintptr_t grad_bins, uintptr_t error, int64_t n_rays,
-                                      int64_t n_bins, int64_t n_samples, int64_t u_stride,
-                                      int dtype, double eps) {
+                                      uintptr_t grad_bins, uintptr_t error, uintptr_t below,
+                                      uintptr_t frac, int64_t n_rays, int64_t n_bins,
+                                      int64_t n_samples, int64_t u_stride, int dtype, double eps) {
   return {ptr<const void>(bins), ptr<const void>(weights), ptr<const void>(u),
           samples ? ptr<void>(samples) : nullptr,
           grad_samples ? ptr<const void>(grad_samples) : nullptr,
-          grad_bins ? ptr<void>(grad_bins) : nullptr, error ? ptr<int>(error) : nullptr, n_rays,
+          grad_bins ? ptr<void>(grad_bins) : nullptr, error ? ptr<int>(error) : nullptr,
+          below ? ptr<int32_t>(below) : nullptr, frac ? ptr<void>(frac) : nullptr, n_rays,
           n_bins, n_samples, u_stride, dtype, eps};
+}
+
+sample::SamplePdfGradArgs sample_pdf_grad_args(uintptr_t below, uintptr_t frac,
+                                               uintptr_t grad_samples, uintptr_t grad_bins,
+                                               int64_t n_rays, int64_t n_bins, int64_t n_samples,
+                                               int dtype) {
+  return {ptr<const int32_t>(below), ptr<const void>(frac), ptr<const void>(grad_samples),
+          ptr<void>(grad_bins), n_rays, n_bins, n_samples, dtype};
 }
 
 sample::SearchsortedArgs searchsorted_args(uintptr_t seq, uintptr_t seq_info, uintptr_t values,
@@ -64,11 +73,17 @@ void bind_sample(py::module_& m) {
   def_launchers(m, "sample_pdf", &sample_pdf_args, &sample::sample_pdf_cpu,
                 FG_CUDA_LAUNCHER(sample::sample_pdf_cuda),
                 "Inverse-CDF samples (R, n) of the piecewise-constant pdfs (u: rows of u_stride, 0 = "
-                "one shared row; error != 0: also check the data, setting error bits), or "
-                "(samples = 0) their gradient w.r.t. bins, written to grad_bins (R, B+1).",
+                "one shared row; error != 0: also check the data, setting error bits; below, frac "
+                "!= 0: also record each sample's bin and f), or (samples = 0) their gradient "
+                "w.r.t. bins, written to grad_bins (R, B+1).",
                 arg("bins"), arg("weights"), arg("u"), arg("samples"), arg("grad_samples"),
-                arg("grad_bins"), arg("error"), arg("n_rays"), arg("n_bins"), arg("n_samples"),
-                arg("u_stride"), arg("dtype"), arg("eps"));
+                arg("grad_bins"), arg("error"), arg("below"), arg("frac"), arg("n_rays"),
+                arg("n_bins"), arg("n_samples"), arg("u_stride"), arg("dtype"), arg("eps"));
+  def_launchers(m, "sample_pdf_grad", &sample_pdf_grad_args, &sample::sample_pdf_grad_cpu,
+                FG_CUDA_LAUNCHER(sample::sample_pdf_grad_cuda),
+                "Gradient w.r.t. bins (R, B+1) of sample_pdf from the forward's record (below, frac).",
+                arg("below"), arg("frac"), arg("grad_samples"), arg("grad_bins"), arg("n_rays"),
+                arg("n_bins"), arg("n_samples"), arg("dtype"));
   def_launchers(m, "searchsorted", &searchsorted_args, &sample::searchsorted_cpu,
                 FG_CUDA_LAUNCHER(sample::searchsorted_cuda),
                 "Per-ray (ids_left, ids_right) of packed values in a packed sorted sequence.",

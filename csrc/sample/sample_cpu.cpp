@@ -15,6 +15,7 @@ namespace sample {
   }
 
 FG_SAMPLE_CPU(sample_pdf, SamplePdfArgs, a.n_rays, sample_pdf_ray)
+FG_SAMPLE_CPU(sample_pdf_grad, SamplePdfGradArgs, a.n_rays, sample_pdf_grad_ray)
 FG_SAMPLE_CPU(searchsorted, SearchsortedArgs, a.n_values, searchsorted_value)
 FG_SAMPLE_CPU(inverse_cdf, InverseCdfArgs, a.n_out, inverse_cdf_value)
 FG_SAMPLE_CPU(merge_sorted, MergeArgs, a.n_rays, merge_ray)

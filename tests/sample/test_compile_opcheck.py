@@ -29,11 +29,14 @@ def cases(device, gen):
     dw = torch.rand(n, generator=gen, dtype=torch.float64).to(device)
     t0 = torch.linspace(0, 1, n, dtype=torch.float64).to(device)
     seq, seq_info, vals, val_rays, info = (x.to(device) for x in (seq, seq_info, vals, val_rays, info))
+    no_record = (torch.empty(0, dtype=torch.int32, device=device), u.new_empty((0,)))
+    record = lambda b: torch.ops.fastgen.sample_pdf_forward(bins, w, u, 1e-5, False, True, b)[1:]  # noqa: E731
     return [
-        ("sample_pdf_forward", lambda b: (bins.clone().requires_grad_(True), w, u, 1e-5, True, b)),
-        ("sample_pdf_forward", lambda b: (bins.clone().requires_grad_(True), w, u[:1].clone(), 1e-5, False, b)),
-        ("sample_pdf_backward", lambda b: (bins, w, u, g, 1e-5, b)),
-        ("sample_pdf_backward", lambda b: (bins, w, u[:1].clone(), g, 1e-5, b)),
+        ("sample_pdf_forward", lambda b: (bins.clone().requires_grad_(True), w, u, 1e-5, True, True, b)),
+        ("sample_pdf_forward", lambda b: (bins.clone().requires_grad_(True), w, u[:1].clone(), 1e-5, False, False,
+                                          b)),
+        ("sample_pdf_backward", lambda b: (bins, w, u, g, *record(b), 1e-5, b)),
+        ("sample_pdf_backward", lambda b: (bins, w, u[:1].clone(), g, *no_record, 1e-5, b)),
         ("searchsorted_packed", lambda b: (seq, seq_info, vals, val_rays, b)),
         ("inverse_cdf", lambda b: (seq, seq, seq_info, torch.rand(5, dtype=torch.float64).to(device),
                                    val_rays, True, b)),

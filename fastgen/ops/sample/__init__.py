@@ -132,7 +132,10 @@ def sample_pdf(bins, weights, n_samples, det=False, eps=1e-5, generator=None, ba
             C.raise_pdf_error(C.pdf_error_bits(bins, weights))
         return reference.sample_pdf(bins, weights, u.expand(n_rays, n_samples).to(bins.dtype), eps)
     # the kernel backends check the data themselves (check=True), in the pass that reads it
-    out = L.sample_pdf_forward(_compute(bins), _compute(weights).detach(), u.contiguous(), float(eps), check, be)
+    # with a gradient to come, the native kernels record each sample's bin for the backward
+    with_index = bins.requires_grad and torch.is_grad_enabled()
+    out = L.sample_pdf_forward(_compute(bins), _compute(weights).detach(), u.contiguous(), float(eps), check,
+                               with_index, be)[0]
     return out.to(bins.dtype)
 
 

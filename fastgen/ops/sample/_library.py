@@ -21,38 +21,45 @@ def _k(backend: str):
 # ---------------------------------------------------------------------------- sample_pdf
 @torch.library.custom_op("fastgen::sample_pdf_forward", mutates_args=())
 def sample_pdf_forward(bins: torch.Tensor, weights: torch.Tensor, u: torch.Tensor, eps: float, check: bool,
-                       backend: str) -> torch.Tensor:
-    """Samples (n_rays, n); ``u`` is (n_rays, n) or one row (1, n) for every ray. ``check``: also
-    check the data (bins non-decreasing, weights >= 0, not NaN), raising ValueError."""
-    return _k(backend).sample_pdf(bins, weights, u, eps, check)
+                       with_index: bool, backend: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(samples (n_rays, n), below, frac); ``u`` is (n_rays, n) or one row (1, n) for every ray.
+    ``check``: also check the data (bins non-decreasing, weights >= 0, not NaN), raising
+    ValueError. ``with_index``: the native kernels also record each sample's bin (int32) and
+    interpolation weight for the backward; below and frac are empty otherwise (and on triton)."""
+    return _k(backend).sample_pdf(bins, weights, u, eps, check, with_index)
 
 
 @sample_pdf_forward.register_fake
-def _(bins, weights, u, eps, check, backend):
-    return u.new_empty((bins.shape[0], u.shape[1]))
+def _(bins, weights, u, eps, check, with_index, backend):
+    shape = (bins.shape[0], u.shape[1]) if with_index and backend in ("cpu", "cuda") else (0,)
+    return (u.new_empty((bins.shape[0], u.shape[1])), u.new_empty(shape, dtype=torch.int32),
+            u.new_empty(shape))
 
 
 @torch.library.custom_op("fastgen::sample_pdf_backward", mutates_args=())
 def sample_pdf_backward(bins: torch.Tensor, weights: torch.Tensor, u: torch.Tensor, grad: torch.Tensor,
-                        eps: float, backend: str) -> torch.Tensor:
-    return _k(backend).sample_pdf_backward(bins, weights, u, grad, eps)
+                        below: torch.Tensor, frac: torch.Tensor, eps: float, backend: str) -> torch.Tensor:
+    return _k(backend).sample_pdf_backward(bins, weights, u, grad, below, frac, eps)
 
 
 @sample_pdf_backward.register_fake
-def _(bins, weights, u, grad, eps, backend):
+def _(bins, weights, u, grad, below, frac, eps, backend):
     return torch.empty_like(bins)
 
 
 def _sample_pdf_setup(ctx, inputs, output):
-    bins, weights, u, eps, check, backend = inputs
-    ctx.save_for_backward(bins, weights, u)
+    bins, weights, u, eps, check, with_index, backend = inputs
+    ctx.save_for_backward(bins, weights, u, output[1], output[2])
     ctx.eps, ctx.backend = eps, backend
+    ctx.set_materialize_grads(False)  # below / frac are records, not results: no zero gradients
 
 
-def _sample_pdf_backward(ctx, grad):
-    bins, weights, u = ctx.saved_tensors
-    grad_bins = sample_pdf_backward(bins, weights, u, grad.contiguous(), ctx.eps, ctx.backend)
-    return grad_bins, None, None, None, None, None  # weights: no gradient, as in NeRF
+def _sample_pdf_backward(ctx, grad, grad_below, grad_frac):
+    if grad is None:
+        return None, None, None, None, None, None, None
+    bins, weights, u, below, frac = ctx.saved_tensors
+    grad_bins = sample_pdf_backward(bins, weights, u, grad.contiguous(), below, frac, ctx.eps, ctx.backend)
+    return grad_bins, None, None, None, None, None, None  # weights: no gradient, as in NeRF
 
 
 sample_pdf_forward.register_autograd(_sample_pdf_backward, setup_context=_sample_pdf_setup)

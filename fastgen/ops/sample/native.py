@@ -16,26 +16,34 @@ def _ptr(t):
     return t.data_ptr() if t is not None else 0
 
 
-def sample_pdf(bins, weights, u, eps: float, check: bool):
-    """u: (n_rays, n), or (1, n) shared by every ray. ``check``: the kernel also checks the data."""
+def sample_pdf(bins, weights, u, eps: float, check: bool, with_index: bool):
+    """(samples, below, frac). u: (n_rays, n), or (1, n) shared by every ray. ``check``: the kernel
+    also checks the data. ``with_index``: also record each sample's bin (int32) and f for the
+    backward (else they are empty)."""
     n_rays, n = bins.shape[0], u.shape[1]
     out = u.new_empty((n_rays, n))
+    shape = (n_rays, n) if with_index else (0,)
+    below, frac = torch.empty(shape, dtype=torch.int32, device=u.device), u.new_empty(shape)
     flag = C.error_flag(u.device) if check and n_rays else None
     if n_rays and n:
         launch("sample_pdf", u.device, bins.data_ptr(), weights.data_ptr(), u.data_ptr(), out.data_ptr(),
-               0, 0, flag.data_ptr() if flag is not None else 0, n_rays, weights.shape[1], n,
-               n if u.shape[0] > 1 else 0, dtype_code(u.dtype), float(eps))
+               0, 0, _ptr(flag), below.data_ptr() if with_index else 0, frac.data_ptr() if with_index else 0,
+               n_rays, weights.shape[1], n, n if u.shape[0] > 1 else 0, dtype_code(u.dtype), float(eps))
     if flag is not None:
         C.raise_pdf_error(int(flag))  # on CUDA (FASTGEN_CHECKS=1 only) a sync, as the checks were
-    return out
+    return out, below, frac
 
 
-def sample_pdf_backward(bins, weights, u, grad, eps: float):
-    grad_bins = torch.empty_like(bins)  # the kernel writes whole rows
+def sample_pdf_backward(bins, weights, u, grad, below, frac, eps: float):
+    """From the forward's record (below, frac) when it has one, else by walking the CDF again."""
+    grad_bins = torch.empty_like(bins)  # the kernels write whole rows
     n_rays, n = grad.shape
-    if n_rays and n:
+    if n_rays and n and below.numel() == grad.numel():
+        launch("sample_pdf_grad", grad.device, below.data_ptr(), frac.data_ptr(), grad.data_ptr(),
+               grad_bins.data_ptr(), n_rays, weights.shape[1], n, dtype_code(grad.dtype))
+    elif n_rays and n:
         launch("sample_pdf", u.device, bins.data_ptr(), weights.data_ptr(), u.data_ptr(), 0,
-               grad.data_ptr(), grad_bins.data_ptr(), 0, n_rays, weights.shape[1], n,
+               grad.data_ptr(), grad_bins.data_ptr(), 0, 0, 0, n_rays, weights.shape[1], n,
                n if u.shape[0] > 1 else 0, dtype_code(u.dtype), float(eps))
     elif n_rays:
         grad_bins.zero_()

@@ -109,13 +109,16 @@ def _sample_pdf_launch(bins, weights, u, grad, eps, backward):
     return out
 
 
-def sample_pdf(bins, weights, u, eps: float, check: bool):
+def sample_pdf(bins, weights, u, eps: float, check: bool, with_index: bool):
+    """(samples, below, frac): no record for the backward here (``with_index`` is ignored; the
+    backward kernel walks the CDF again), so below and frac are empty."""
     if check:
         C.raise_pdf_error(C.pdf_error_bits(bins, weights))
-    return _sample_pdf_launch(bins, weights, u, None, eps, False)
+    empty = torch.empty(0, dtype=torch.int32, device=u.device)
+    return _sample_pdf_launch(bins, weights, u, None, eps, False), empty, u.new_empty((0,))
 
 
-def sample_pdf_backward(bins, weights, u, grad, eps: float):
+def sample_pdf_backward(bins, weights, u, grad, below, frac, eps: float):
     return _sample_pdf_launch(bins, weights, u, grad, eps, True)
 
 
