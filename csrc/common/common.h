@@ -65,6 +65,16 @@ FG_HOST_DEVICE float fg_expm1(float x) {
 }
 FG_HOST_DEVICE double fg_expm1(double x) { return expm1(x); }
 
+// Sets `bits` in a flag shared by every thread of a launch (host threads or device threads).
+// Used by the kernels' data checks, which fail only on bad input, so the atomic is rare.
+FG_HOST_DEVICE void set_error_bits(int* flag, int bits) {
+#if defined(__CUDA_ARCH__)
+  atomicOr(flag, bits);
+#else
+  __atomic_fetch_or(flag, bits, __ATOMIC_RELAXED);
+#endif
+}
+
 // The sample range [s, e) of segment r of a (start, count) table, clamped to [0, n) so that any
 // table, even garbage (negative starts, counts past n, overflowing start + count), is safe:
 //   s = clamp(start, 0, n),  e = clamp(start + max(count, 0), s, n).

@@ -7,12 +7,23 @@ namespace {
 
 sample::SamplePdfArgs sample_pdf_args(uintptr_t bins, uintptr_t weights, uintptr_t u,
                                       uintptr_t samples, uintptr_t grad_samples,
-                                      uintptr_t grad_bins, int64_t n_rays, int64_t n_bins,
-                                      int64_t n_samples, int dtype, double eps) {
+                                      uintptr_t grad_bins, uintptr_t error, uintptr_t below,
+                                      uintptr_t frac, int64_t n_rays, int64_t n_bins,
+                                      int64_t n_samples, int64_t u_stride, int dtype, double eps) {
   return {ptr<const void>(bins), ptr<const void>(weights), ptr<const void>(u),
           samples ? ptr<void>(samples) : nullptr,
           grad_samples ? ptr<const void>(grad_samples) : nullptr,
-          grad_bins ? ptr<void>(grad_bins) : nullptr, n_rays, n_bins, n_samples, dtype, eps};
+          grad_bins ? ptr<void>(grad_bins) : nullptr, error ? ptr<int>(error) : nullptr,
+          below ? ptr<int32_t>(below) : nullptr, frac ? ptr<void>(frac) : nullptr, n_rays,
+          n_bins, n_samples, u_stride, dtype, eps};
+}
+
+sample::SamplePdfGradArgs sample_pdf_grad_args(uintptr_t below, uintptr_t frac,
+                                               uintptr_t grad_samples, uintptr_t grad_bins,
+                                               int64_t n_rays, int64_t n_bins, int64_t n_samples,
+                                               int dtype) {
+  return {ptr<const int32_t>(below), ptr<const void>(frac), ptr<const void>(grad_samples),
+          ptr<void>(grad_bins), n_rays, n_bins, n_samples, dtype};
 }
 
 sample::SearchsortedArgs searchsorted_args(uintptr_t seq, uintptr_t seq_info, uintptr_t values,
@@ -35,11 +46,15 @@ sample::InverseCdfArgs inverse_cdf_args(uintptr_t t, uintptr_t cdf, uintptr_t in
 }
 
 sample::MergeArgs merge_args(uintptr_t a, uintptr_t b, uintptr_t a_info, uintptr_t b_info,
-                             uintptr_t out_info, uintptr_t out, uintptr_t perm, int64_t n_a,
-                             int64_t n_b, int64_t n_out, int64_t n_rays, int dtype, bool local) {
-  return {ptr<const void>(a), ptr<const void>(b), ptr<const int64_t>(a_info),
-          ptr<const int64_t>(b_info), ptr<const int64_t>(out_info), ptr<void>(out),
-          ptr<int64_t>(perm), n_a, n_b, n_out, n_rays, dtype, local};
+                             uintptr_t out, uintptr_t perm, uintptr_t error, uintptr_t grad_out,
+                             uintptr_t grad_a, uintptr_t grad_b, int64_t n_a, int64_t n_b,
+                             int64_t n_rays, int dtype) {
+  return {ptr<const void>(a), ptr<const void>(b),
+          a_info ? ptr<const int64_t>(a_info) : nullptr,
+          b_info ? ptr<const int64_t>(b_info) : nullptr, out ? ptr<void>(out) : nullptr,
+          ptr<int64_t>(perm), error ? ptr<int>(error) : nullptr,
+          grad_out ? ptr<const void>(grad_out) : nullptr, grad_a ? ptr<void>(grad_a) : nullptr,
+          grad_b ? ptr<void>(grad_b) : nullptr, n_a, n_b, n_rays, dtype};
 }
 
 sample::DistortionArgs distortion_args(uintptr_t w, uintptr_t t0, uintptr_t t1, uintptr_t info,
@@ -57,11 +72,18 @@ void bind_sample(py::module_& m) {
   using py::arg;
   def_launchers(m, "sample_pdf", &sample_pdf_args, &sample::sample_pdf_cpu,
                 FG_CUDA_LAUNCHER(sample::sample_pdf_cuda),
-                "Inverse-CDF samples (R, n) of the piecewise-constant pdfs, or (samples = 0) "
-                "their gradient w.r.t. bins, accumulated into grad_bins (R, B+1).",
+                "Inverse-CDF samples (R, n) of the piecewise-constant pdfs (u: rows of u_stride, 0 = "
+                "one shared row; error != 0: also check the data, setting error bits; below, frac "
+                "!= 0: also record each sample's bin and f), or (samples = 0) their gradient "
+                "w.r.t. bins, written to grad_bins (R, B+1).",
                 arg("bins"), arg("weights"), arg("u"), arg("samples"), arg("grad_samples"),
-                arg("grad_bins"), arg("n_rays"), arg("n_bins"), arg("n_samples"), arg("dtype"),
-                arg("eps"));
+                arg("grad_bins"), arg("error"), arg("below"), arg("frac"), arg("n_rays"),
+                arg("n_bins"), arg("n_samples"), arg("u_stride"), arg("dtype"), arg("eps"));
+  def_launchers(m, "sample_pdf_grad", &sample_pdf_grad_args, &sample::sample_pdf_grad_cpu,
+                FG_CUDA_LAUNCHER(sample::sample_pdf_grad_cuda),
+                "Gradient w.r.t. bins (R, B+1) of sample_pdf from the forward's record (below, frac).",
+                arg("below"), arg("frac"), arg("grad_samples"), arg("grad_bins"), arg("n_rays"),
+                arg("n_bins"), arg("n_samples"), arg("dtype"));
   def_launchers(m, "searchsorted", &searchsorted_args, &sample::searchsorted_cpu,
                 FG_CUDA_LAUNCHER(sample::searchsorted_cuda),
                 "Per-ray (ids_left, ids_right) of packed values in a packed sorted sequence.",
@@ -76,9 +98,17 @@ void bind_sample(py::module_& m) {
                 arg("n_out"), arg("n_rays"), arg("dtype"));
   def_launchers(m, "merge_sorted", &merge_args, &sample::merge_sorted_cpu,
                 FG_CUDA_LAUNCHER(sample::merge_sorted_cuda),
-                "Per-ray stable merge of two sorted packed sets, with the permutation.", arg("a"),
-                arg("b"), arg("a_info"), arg("b_info"), arg("out_info"), arg("out"), arg("perm"),
-                arg("n_a"), arg("n_b"), arg("n_out"), arg("n_rays"), arg("dtype"), arg("local"));
+                "Per-ray stable merge of two sorted sets (packed with a_info/b_info, or batched "
+                "rows when they are 0), with the permutation; error != 0: also check sortedness.",
+                arg("a"), arg("b"), arg("a_info"), arg("b_info"), arg("out"), arg("perm"),
+                arg("error"), arg("grad_out"), arg("grad_a"), arg("grad_b"), arg("n_a"), arg("n_b"),
+                arg("n_rays"), arg("dtype"));
+  def_launchers(m, "merge_sorted_backward", &merge_args, &sample::merge_sorted_backward_cpu,
+                FG_CUDA_LAUNCHER(sample::merge_sorted_backward_cuda),
+                "Gradients (grad_a, grad_b) of merge_sorted: grad_out sent back through perm.",
+                arg("a"), arg("b"), arg("a_info"), arg("b_info"), arg("out"), arg("perm"),
+                arg("error"), arg("grad_out"), arg("grad_a"), arg("grad_b"), arg("n_a"), arg("n_b"),
+                arg("n_rays"), arg("dtype"));
   def_launchers(m, "distortion_forward", &distortion_args, &sample::distortion_forward_cpu,
                 FG_CUDA_LAUNCHER(sample::distortion_forward_cuda),
                 "Per-ray distortion loss (R,) of packed samples.", arg("w"), arg("t0"), arg("t1"),

@@ -15,9 +15,11 @@ namespace sample {
   }
 
 FG_SAMPLE_CPU(sample_pdf, SamplePdfArgs, a.n_rays, sample_pdf_ray)
+FG_SAMPLE_CPU(sample_pdf_grad, SamplePdfGradArgs, a.n_rays, sample_pdf_grad_ray)
 FG_SAMPLE_CPU(searchsorted, SearchsortedArgs, a.n_values, searchsorted_value)
 FG_SAMPLE_CPU(inverse_cdf, InverseCdfArgs, a.n_out, inverse_cdf_value)
 FG_SAMPLE_CPU(merge_sorted, MergeArgs, a.n_rays, merge_ray)
+FG_SAMPLE_CPU(merge_sorted_backward, MergeArgs, a.n_rays, merge_backward_ray)
 FG_SAMPLE_CPU(distortion_forward, DistortionArgs, a.n_rays, distortion_forward_ray)
 FG_SAMPLE_CPU(distortion_backward, DistortionArgs, a.n_rays, distortion_backward_ray)
 

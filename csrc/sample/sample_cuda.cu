@@ -19,9 +19,11 @@ namespace sample {
   }
 
 FG_SAMPLE_CUDA(sample_pdf, SamplePdfArgs, a.n_rays, sample_pdf_ray)
+FG_SAMPLE_CUDA(sample_pdf_grad, SamplePdfGradArgs, a.n_rays, sample_pdf_grad_ray)
 FG_SAMPLE_CUDA(searchsorted, SearchsortedArgs, a.n_values, searchsorted_value)
 FG_SAMPLE_CUDA(inverse_cdf, InverseCdfArgs, a.n_out, inverse_cdf_value)
 FG_SAMPLE_CUDA(merge_sorted, MergeArgs, a.n_rays, merge_ray)
+FG_SAMPLE_CUDA(merge_sorted_backward, MergeArgs, a.n_rays, merge_backward_ray)
 FG_SAMPLE_CUDA(distortion_forward, DistortionArgs, a.n_rays, distortion_forward_ray)
 FG_SAMPLE_CUDA(distortion_backward, DistortionArgs, a.n_rays, distortion_backward_ray)
 

@@ -10,7 +10,7 @@ from fastgen.ops.sample import _library  # noqa: F401  (registers torch.ops.fast
 from tests.sample._helpers import packed_sorted, packing, sorted_rows
 
 CUSTOM_OPS = ("sample_pdf_forward", "sample_pdf_backward", "searchsorted_packed", "inverse_cdf", "merge_sorted",
-              "distortion_forward", "distortion_backward")
+              "merge_sorted_backward", "distortion_forward", "distortion_backward")
 
 
 def test_every_custom_op_is_registered():
@@ -29,19 +29,30 @@ def cases(device, gen):
     dw = torch.rand(n, generator=gen, dtype=torch.float64).to(device)
     t0 = torch.linspace(0, 1, n, dtype=torch.float64).to(device)
     seq, seq_info, vals, val_rays, info = (x.to(device) for x in (seq, seq_info, vals, val_rays, info))
+    no_record = (torch.empty(0, dtype=torch.int32, device=device), u.new_empty((0,)))
+    record = lambda b: torch.ops.fastgen.sample_pdf_forward(bins, w, u, 1e-5, False, True, b)[1:]  # noqa: E731
     return [
-        ("sample_pdf_forward", lambda b: (bins.clone().requires_grad_(True), w, u, 1e-5, b)),
-        ("sample_pdf_backward", lambda b: (bins, w, u, g, 1e-5, b)),
+        ("sample_pdf_forward", lambda b: (bins.clone().requires_grad_(True), w, u, 1e-5, True, True, b)),
+        ("sample_pdf_forward", lambda b: (bins.clone().requires_grad_(True), w, u[:1].clone(), 1e-5, False, False,
+                                          b)),
+        ("sample_pdf_backward", lambda b: (bins, w, u, g, *record(b), 1e-5, b)),
+        ("sample_pdf_backward", lambda b: (bins, w, u[:1].clone(), g, *no_record, 1e-5, b)),
         ("searchsorted_packed", lambda b: (seq, seq_info, vals, val_rays, b)),
         ("inverse_cdf", lambda b: (seq, seq, seq_info, torch.rand(5, dtype=torch.float64).to(device),
                                    val_rays, True, b)),
         ("inverse_cdf", lambda b: (seq, seq, seq_info, torch.rand(5, dtype=torch.float64).to(device),
                                    val_rays, False, b)),
         ("merge_sorted", lambda b: (seq.clone().requires_grad_(True), vals.clone().requires_grad_(True), seq_info,
-                                    torch.tensor([[0, 2], [2, 2], [4, 1]], device=device), False, b)),
-        ("merge_sorted", lambda b: (u.reshape(-1).clone().requires_grad_(True), bins.reshape(-1).clone()
-                                    .requires_grad_(True), torch.tensor([[0, 7], [7, 7], [14, 7]], device=device),
-                                    torch.tensor([[0, 6], [6, 6], [12, 6]], device=device), True, b)),
+                                    torch.tensor([[0, 2], [2, 2], [4, 1]], device=device), True, b)),
+        ("merge_sorted", lambda b: (u.clone().requires_grad_(True), bins.clone().requires_grad_(True), None, None,
+                                    False, b)),
+        ("merge_sorted_backward", lambda b: (torch.tensor([[0, 2, 1], [1, 0, 2]], device=device),
+                                             torch.rand(2, 3, dtype=torch.float64).to(device), None, None, 2, 1,
+                                             b)),
+        ("merge_sorted_backward", lambda b: (torch.tensor([2, 0, 1], device=device),
+                                             torch.rand(3, dtype=torch.float64).to(device),
+                                             torch.tensor([[0, 1], [1, 1]], device=device),
+                                             torch.tensor([[0, 1], [1, 0]], device=device), 2, 1, b)),
         ("distortion_forward", lambda b: (dw.clone().requires_grad_(True), t0.clone().requires_grad_(True),
                                           (t0 + 0.1).requires_grad_(True), info, False, b)),
         ("distortion_backward", lambda b: (dw, t0, t0 + 0.1, info, torch.rand(3, dtype=torch.float64).to(device),

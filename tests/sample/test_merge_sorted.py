@@ -39,3 +39,20 @@ def test_gradient_is_the_inverse_permutation(backend, device, gen):
     a = sorted_rows((3, 4), gen, dtype=torch.float64).to(device).requires_grad_(True)
     b = sorted_rows((3, 5), gen, dtype=torch.float64).to(device).requires_grad_(True)
     assert torch.autograd.gradcheck(lambda x, y: merge_sorted(x, y, backend=backend)[0], (a, b))
+
+
+def test_packed_gradient_is_the_inverse_permutation(backend, device, gen):
+    a, a_info, _ = packed_sorted([3, 0, 2, 1, 0], gen, torch.float64)
+    b, b_info, _ = packed_sorted([1, 2, 0, 3, 0], gen, torch.float64)
+    a_info, b_info = a_info.to(device), b_info.to(device)
+    a, b = a.to(device).requires_grad_(True), b.to(device).requires_grad_(True)
+    assert torch.autograd.gradcheck(lambda x, y: merge_sorted(x, y, a_info, b_info, backend=backend)[0], (a, b))
+
+
+def test_empty_rows(backend, device, gen):
+    a = sorted_rows((4, 3), gen).to(device).requires_grad_(True)
+    b = torch.empty((4, 0), device=device, requires_grad=True)
+    vals, perm = merge_sorted(a, b, backend=backend)
+    assert torch.equal(vals.detach(), a.detach()) and torch.equal(perm.cpu(), torch.arange(3).expand(4, 3))
+    (ga,) = torch.autograd.grad(vals.sum(), a)
+    assert torch.equal(ga.cpu(), torch.ones(4, 3))

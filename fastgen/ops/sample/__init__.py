@@ -24,6 +24,7 @@ import torch
 from fastgen import _validate as V
 from fastgen.backend import register_op, resolve
 from fastgen.ops.render import _batched_segments, _segments
+from fastgen.ops.sample import _checks as C
 from fastgen.ops.sample import _library as L
 from fastgen.ops.sample import reference
 from fastgen.ops.sample.data import RayIntervals, RaySamples
@@ -116,24 +117,25 @@ def sample_pdf(bins, weights, n_samples, det=False, eps=1e-5, generator=None, ba
     device = V.same_device(op, bins=bins, weights=weights)
     if not (isinstance(eps, (int, float)) and eps > 0):
         raise ValueError(f"{op}: eps must be a positive float, got {eps!r}")
-    if V.data_checks_enabled(device):
-        if bool((bins[:, 1:] < bins[:, :-1]).any()):
-            raise ValueError(f"{op}: bins must be non-decreasing along each ray")
-        if not bool((weights >= 0).all()):  # one pass: NaN compares false too
-            raise ValueError(f"{op}: weights must be >= 0 and not NaN")
+    check = V.data_checks_enabled(device)
     n_rays = bins.shape[0]
     dtype = torch.float32 if bins.dtype in _HALF else bins.dtype
-    if det:
-        u = torch.linspace(0, 1, n_samples, dtype=dtype, device=device).expand(n_rays, n_samples)
+    if det:  # one row of u for every ray: the kernels read it with row stride 0
+        u = torch.linspace(0, 1, n_samples, dtype=dtype, device=device)[None]
     else:
         gen_device = generator.device if generator is not None else device
         u = torch.rand((n_rays, n_samples), generator=generator, dtype=dtype, device=gen_device).to(device)
         u = torch.sort(u, -1).values
-    u = u.contiguous()
     be = resolve(op, backend, device)
     if be == "reference":
-        return reference.sample_pdf(bins, weights, u.to(bins.dtype), eps)
-    out = L.sample_pdf_forward(_compute(bins), _compute(weights).detach(), u, float(eps), be)
+        if check:
+            C.raise_pdf_error(C.pdf_error_bits(bins, weights))
+        return reference.sample_pdf(bins, weights, u.expand(n_rays, n_samples).to(bins.dtype), eps)
+    # the kernel backends check the data themselves (check=True), in the pass that reads it
+    # with a gradient to come, the native kernels record each sample's bin for the backward
+    with_index = bins.requires_grad and torch.is_grad_enabled()
+    out = L.sample_pdf_forward(_compute(bins), _compute(weights).detach(), u.contiguous(), float(eps), check,
+                               with_index, be)[0]
     return out.to(bins.dtype)
 
 
@@ -344,25 +346,22 @@ def merge_sorted(a, b, a_packed_info=None, b_packed_info=None, backend="auto"):
         if a_info.shape[0] != b_info.shape[0]:
             raise ValueError(f"{op}: a_packed_info and b_packed_info must have the same n_rays, "
                              f"got {a_info.shape[0]} and {b_info.shape[0]}")
-        if V.data_checks_enabled(device):
-            _check_sorted(op, "a", a, reference._rays_of(a_info, a.shape[0]))
-            _check_sorted(op, "b", b, reference._rays_of(b_info, b.shape[0]))
     else:
         if a.dim() != 2 or b.dim() != 2 or a.shape[0] != b.shape[0]:
             raise ValueError(f"{op}: batched a and b must be (n_rays, Sa) and (n_rays, Sb), got "
                              f"{tuple(a.shape)} and {tuple(b.shape)} (pass packed_info for packed input)")
-        _check_sorted(op, "a", a)
-        _check_sorted(op, "b", b)
-        a_info, b_info = _batched_segments(a.shape, device), _batched_segments(b.shape, device)
+    check = V.data_checks_enabled(device)
     be = resolve(op, backend, device)
     if be == "reference":
+        if check:
+            rays = (reference._rays_of(a_info, a.shape[0]), reference._rays_of(b_info, b.shape[0])) if packed \
+                else (None, None)
+            C.raise_merge_error(C.merge_error_bits(a, b, *rays))
         return reference.merge_sorted_packed(a, b, a_info, b_info) if packed else reference.merge_sorted(a, b)
-    vals, perm = L.merge_sorted(_compute(a).reshape(-1), _compute(b).reshape(-1), a_info, b_info, not packed, be)
-    vals = vals.to(a.dtype)
-    if packed:
-        return vals, perm
-    n = a.shape[1] + b.shape[1]
-    return vals.view(a.shape[0], n), perm.view(a.shape[0], n)
+    # the kernel backends check sortedness themselves (check=True), in the pass that reads the data
+    vals, perm = L.merge_sorted(_compute(a), _compute(b), a_info if packed else None, b_info if packed else None,
+                                check, be)
+    return vals.to(a.dtype), perm
 
 
 # ---------------------------------------------------------------------------- distortion

@@ -7,6 +7,8 @@ arrive validated, contiguous and in float32/float64 from the public functions in
 """
 from __future__ import annotations
 
+from typing import Optional
+
 import torch
 
 from fastgen.backend import kernels
@@ -18,37 +20,46 @@ def _k(backend: str):
 
 # ---------------------------------------------------------------------------- sample_pdf
 @torch.library.custom_op("fastgen::sample_pdf_forward", mutates_args=())
-def sample_pdf_forward(bins: torch.Tensor, weights: torch.Tensor, u: torch.Tensor, eps: float,
-                       backend: str) -> torch.Tensor:
-    return _k(backend).sample_pdf(bins, weights, u, eps)
+def sample_pdf_forward(bins: torch.Tensor, weights: torch.Tensor, u: torch.Tensor, eps: float, check: bool,
+                       with_index: bool, backend: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(samples (n_rays, n), below, frac); ``u`` is (n_rays, n) or one row (1, n) for every ray.
+    ``check``: also check the data (bins non-decreasing, weights >= 0, not NaN), raising
+    ValueError. ``with_index``: the native kernels also record each sample's bin (int32) and
+    interpolation weight for the backward; below and frac are empty otherwise (and on triton)."""
+    return _k(backend).sample_pdf(bins, weights, u, eps, check, with_index)
 
 
 @sample_pdf_forward.register_fake
-def _(bins, weights, u, eps, backend):
-    return torch.empty_like(u)
+def _(bins, weights, u, eps, check, with_index, backend):
+    shape = (bins.shape[0], u.shape[1]) if with_index and backend in ("cpu", "cuda") else (0,)
+    return (u.new_empty((bins.shape[0], u.shape[1])), u.new_empty(shape, dtype=torch.int32),
+            u.new_empty(shape))
 
 
 @torch.library.custom_op("fastgen::sample_pdf_backward", mutates_args=())
 def sample_pdf_backward(bins: torch.Tensor, weights: torch.Tensor, u: torch.Tensor, grad: torch.Tensor,
-                        eps: float, backend: str) -> torch.Tensor:
-    return _k(backend).sample_pdf_backward(bins, weights, u, grad, eps)
+                        below: torch.Tensor, frac: torch.Tensor, eps: float, backend: str) -> torch.Tensor:
+    return _k(backend).sample_pdf_backward(bins, weights, u, grad, below, frac, eps)
 
 
 @sample_pdf_backward.register_fake
-def _(bins, weights, u, grad, eps, backend):
+def _(bins, weights, u, grad, below, frac, eps, backend):
     return torch.empty_like(bins)
 
 
 def _sample_pdf_setup(ctx, inputs, output):
-    bins, weights, u, eps, backend = inputs
-    ctx.save_for_backward(bins, weights, u)
+    bins, weights, u, eps, check, with_index, backend = inputs
+    ctx.save_for_backward(bins, weights, u, output[1], output[2])
     ctx.eps, ctx.backend = eps, backend
+    ctx.set_materialize_grads(False)  # below / frac are records, not results: no zero gradients
 
 
-def _sample_pdf_backward(ctx, grad):
-    bins, weights, u = ctx.saved_tensors
-    grad_bins = sample_pdf_backward(bins, weights, u, grad.contiguous(), ctx.eps, ctx.backend)
-    return grad_bins, None, None, None, None  # weights: no gradient, as in NeRF
+def _sample_pdf_backward(ctx, grad, grad_below, grad_frac):
+    if grad is None:
+        return None, None, None, None, None, None, None
+    bins, weights, u, below, frac = ctx.saved_tensors
+    grad_bins = sample_pdf_backward(bins, weights, u, grad.contiguous(), below, frac, ctx.eps, ctx.backend)
+    return grad_bins, None, None, None, None, None, None  # weights: no gradient, as in NeRF
 
 
 sample_pdf_forward.register_autograd(_sample_pdf_backward, setup_context=_sample_pdf_setup)
@@ -83,35 +94,52 @@ def _(t, cdf, info, u, u_rays, with_index, backend):
 
 # ---------------------------------------------------------------------------- merge_sorted
 @torch.library.custom_op("fastgen::merge_sorted", mutates_args=())
-def merge_sorted(a: torch.Tensor, b: torch.Tensor, a_info: torch.Tensor, b_info: torch.Tensor, local: bool,
-                 backend: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """(values, perm): perm indexes the flat [a, b], or with ``local`` (batched rows of equal
-    length) each ray's own row [a_r, b_r]."""
-    return _k(backend).merge_sorted(a, b, a_info, b_info, local)
+def merge_sorted(a: torch.Tensor, b: torch.Tensor, a_info: Optional[torch.Tensor], b_info: Optional[torch.Tensor],
+                 check: bool, backend: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """(values, perm). Packed: flat a, b with a_info, b_info; perm indexes the flat [a, b]. Batched
+    (no info): rows (n_rays, Sa), (n_rays, Sb) -> (n_rays, Sa + Sb); perm indexes each ray's own
+    row [a_r, b_r]. ``check``: also check that a and b are sorted within each ray."""
+    return _k(backend).merge_sorted(a, b, a_info, b_info, check)
 
 
 @merge_sorted.register_fake
-def _(a, b, a_info, b_info, local, backend):
-    n = a.shape[0] + b.shape[0]
-    return a.new_empty((n,)), a.new_empty((n,), dtype=torch.long)
+def _(a, b, a_info, b_info, check, backend):
+    shape = (a.shape[0] + b.shape[0],) if a_info is not None else (a.shape[0], a.shape[1] + b.shape[1])
+    return a.new_empty(shape), a.new_empty(shape, dtype=torch.long)
+
+
+@torch.library.custom_op("fastgen::merge_sorted_backward", mutates_args=())
+def merge_sorted_backward(perm: torch.Tensor, grad: torch.Tensor, a_info: Optional[torch.Tensor],
+                          b_info: Optional[torch.Tensor], size_a: int, size_b: int,
+                          backend: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """(grad_a, grad_b): each output's gradient sent back to its entry of a or b through perm.
+    ``size_a``, ``size_b``: the lengths of a and b (packed) or of their rows (batched)."""
+    return _k(backend).merge_sorted_backward(perm, grad, a_info, b_info, size_a, size_b)
+
+
+@merge_sorted_backward.register_fake
+def _(perm, grad, a_info, b_info, size_a, size_b, backend):
+    if a_info is not None:
+        return grad.new_empty((size_a,)), grad.new_empty((size_b,))
+    return grad.new_empty((grad.shape[0], size_a)), grad.new_empty((grad.shape[0], size_b))
 
 
 def _merge_setup(ctx, inputs, output):
-    a, b, a_info, b_info, local, backend = inputs
-    ctx.save_for_backward(output[1])
-    ctx.n_a, ctx.n_b, ctx.n_rays, ctx.local = a.shape[0], b.shape[0], a_info.shape[0], local
+    a, b, a_info, b_info, check, backend = inputs
+    ctx.save_for_backward(a_info, b_info, output[1])
+    ctx.size_a, ctx.size_b, ctx.backend = a.shape[-1], b.shape[-1], backend
+    # perm (int64) has no gradient: without this autograd would fill a zero tensor the size of
+    # perm for it on every backward
+    ctx.set_materialize_grads(False)
 
 
 def _merge_backward(ctx, grad_out, grad_perm):
-    (perm,) = ctx.saved_tensors
-    if ctx.local:  # equal-length rows: scatter each row back into its [a_r, b_r]
-        sa = ctx.n_a // ctx.n_rays
-        g = torch.empty_like(grad_out).view(ctx.n_rays, -1).scatter_(
-            1, perm.view(ctx.n_rays, -1), grad_out.view(ctx.n_rays, -1))
-        return g[:, :sa].reshape(-1), g[:, sa:].reshape(-1), None, None, None, None
-    # perm is a permutation of the flat [a, b]: the gradient is the inverse gather
-    g = grad_out.new_empty(perm.shape[0]).index_put_((perm,), grad_out)
-    return g[:ctx.n_a], g[ctx.n_a:], None, None, None, None
+    if grad_out is None:  # only perm was used
+        return None, None, None, None, None, None
+    a_info, b_info, perm = ctx.saved_tensors
+    grad_a, grad_b = merge_sorted_backward(perm, grad_out.contiguous(), a_info, b_info, ctx.size_a, ctx.size_b,
+                                           ctx.backend)
+    return grad_a, grad_b, None, None, None, None
 
 
 merge_sorted.register_autograd(_merge_backward, setup_context=_merge_setup)

@@ -9,24 +9,44 @@ from __future__ import annotations
 import torch
 
 from fastgen.ops._native import dtype_code, launch
+from fastgen.ops.sample import _checks as C
 
 
-def sample_pdf(bins, weights, u, eps: float):
-    out = torch.empty_like(u)
-    n_rays, n = u.shape
+def _ptr(t):
+    return t.data_ptr() if t is not None else 0
+
+
+def sample_pdf(bins, weights, u, eps: float, check: bool, with_index: bool):
+    """(samples, below, frac). u: (n_rays, n), or (1, n) shared by every ray. ``check``: the kernel
+    also checks the data. ``with_index``: also record each sample's bin (int32) and f for the
+    backward (else they are empty)."""
+    n_rays, n = bins.shape[0], u.shape[1]
+    out = u.new_empty((n_rays, n))
+    shape = (n_rays, n) if with_index else (0,)
+    below, frac = torch.empty(shape, dtype=torch.int32, device=u.device), u.new_empty(shape)
+    flag = C.error_flag(u.device) if check and n_rays else None
     if n_rays and n:
         launch("sample_pdf", u.device, bins.data_ptr(), weights.data_ptr(), u.data_ptr(), out.data_ptr(),
-               0, 0, n_rays, weights.shape[1], n, dtype_code(u.dtype), float(eps))
-    return out
+               0, 0, _ptr(flag), below.data_ptr() if with_index else 0, frac.data_ptr() if with_index else 0,
+               n_rays, weights.shape[1], n, n if u.shape[0] > 1 else 0, dtype_code(u.dtype), float(eps))
+    if flag is not None:
+        C.raise_pdf_error(int(flag))  # on CUDA (FASTGEN_CHECKS=1 only) a sync, as the checks were
+    return out, below, frac
 
 
-def sample_pdf_backward(bins, weights, u, grad, eps: float):
-    grad_bins = torch.zeros_like(bins)
-    n_rays, n = u.shape
-    if n_rays and n:
+def sample_pdf_backward(bins, weights, u, grad, below, frac, eps: float):
+    """From the forward's record (below, frac) when it has one, else by walking the CDF again."""
+    grad_bins = torch.empty_like(bins)  # the kernels write whole rows
+    n_rays, n = grad.shape
+    if n_rays and n and below.numel() == grad.numel():
+        launch("sample_pdf_grad", grad.device, below.data_ptr(), frac.data_ptr(), grad.data_ptr(),
+               grad_bins.data_ptr(), n_rays, weights.shape[1], n, dtype_code(grad.dtype))
+    elif n_rays and n:
         launch("sample_pdf", u.device, bins.data_ptr(), weights.data_ptr(), u.data_ptr(), 0,
-               grad.data_ptr(), grad_bins.data_ptr(), n_rays, weights.shape[1], n, dtype_code(u.dtype),
-               float(eps))
+               grad.data_ptr(), grad_bins.data_ptr(), 0, 0, 0, n_rays, weights.shape[1], n,
+               n if u.shape[0] > 1 else 0, dtype_code(u.dtype), float(eps))
+    elif n_rays:
+        grad_bins.zero_()
     return grad_bins
 
 
@@ -51,16 +71,39 @@ def inverse_cdf(t, cdf, info, u, u_rays, with_index: bool):
     return out, lo, hi, frac
 
 
-def merge_sorted(a, b, a_info, b_info, local: bool):
-    n_out = a.shape[0] + b.shape[0]
-    out = a.new_empty((n_out,))
-    perm = torch.empty(n_out, dtype=torch.long, device=a.device)
-    out_info = a_info + b_info  # both list their rays in order, contiguously: starts add up
-    if n_out and a_info.shape[0]:
-        launch("merge_sorted", a.device, a.data_ptr(), b.data_ptr(), a_info.data_ptr(), b_info.data_ptr(),
-               out_info.data_ptr(), out.data_ptr(), perm.data_ptr(), a.shape[0], b.shape[0], n_out,
-               a_info.shape[0], dtype_code(a.dtype), local)
+def _merge_sizes(a, b, a_info):
+    n_rays = a.shape[0] if a_info is None else a_info.shape[0]
+    return a.numel(), b.numel(), n_rays
+
+
+def merge_sorted(a, b, a_info, b_info, check: bool):
+    """Packed (flat a, b with a_info, b_info) or batched (a_info None: rows (n_rays, Sa), (n_rays, Sb))."""
+    n_a, n_b, n_rays = _merge_sizes(a, b, a_info)
+    shape = (n_a + n_b,) if a_info is not None else (n_rays, a.shape[1] + b.shape[1])
+    out = a.new_empty(shape)
+    perm = torch.empty(shape, dtype=torch.long, device=a.device)
+    flag = C.error_flag(a.device) if check and n_rays else None
+    if n_a + n_b and n_rays:
+        launch("merge_sorted", a.device, a.data_ptr(), b.data_ptr(), _ptr(a_info), _ptr(b_info),
+               out.data_ptr(), perm.data_ptr(), _ptr(flag), 0, 0, 0, n_a, n_b, n_rays, dtype_code(a.dtype))
+    if flag is not None:
+        C.raise_merge_error(int(flag))
     return out, perm
+
+
+def merge_sorted_backward(perm, grad, a_info, b_info, size_a: int, size_b: int):
+    """size_a, size_b: lengths of a and b (packed) or of their rows (batched)."""
+    if a_info is not None:  # packed info may (on an unchecked device) leave entries no ray covers
+        n_rays, n_a, n_b = a_info.shape[0], size_a, size_b
+        grad_a, grad_b = grad.new_zeros((size_a,)), grad.new_zeros((size_b,))
+    else:  # batched: every entry of a and b is some output's, so the kernel writes them all
+        n_rays = grad.shape[0]
+        n_a, n_b = n_rays * size_a, n_rays * size_b
+        grad_a, grad_b = grad.new_empty((n_rays, size_a)), grad.new_empty((n_rays, size_b))
+    if n_a + n_b and n_rays:
+        launch("merge_sorted_backward", grad.device, 0, 0, _ptr(a_info), _ptr(b_info), 0, perm.data_ptr(), 0,
+               grad.data_ptr(), grad_a.data_ptr(), grad_b.data_ptr(), n_a, n_b, n_rays, dtype_code(grad.dtype))
+    return grad_a, grad_b
 
 
 def distortion_forward(weights, t_starts, t_ends, packed_info):

@@ -18,6 +18,8 @@ import torch
 import triton
 import triton.language as tl
 
+from fastgen.ops.sample import _checks as C
+
 _BLOCK = 128
 _BLOCK_N = 16
 _DIST_BLOCK = 64
@@ -57,7 +59,7 @@ def _niter(n: int) -> int:
 
 # ---------------------------------------------------------------------------- sample_pdf
 @triton.jit
-def _sample_pdf_kernel(bins_ptr, w_ptr, u_ptr, out_ptr, grad_ptr, grad_bins_ptr, n_bins, n_samples, eps,
+def _sample_pdf_kernel(bins_ptr, w_ptr, u_ptr, out_ptr, grad_ptr, grad_bins_ptr, n_bins, n_samples, u_stride, eps,
                        BACKWARD: tl.constexpr, BLOCK_B: tl.constexpr, BLOCK_N: tl.constexpr):
     r = tl.program_id(0).to(tl.int64)
     jb = tl.arange(0, BLOCK_B)
@@ -71,7 +73,7 @@ def _sample_pdf_kernel(bins_ptr, w_ptr, u_ptr, out_ptr, grad_ptr, grad_bins_ptr,
     for k0 in range(0, n_samples, BLOCK_N):
         k = k0 + tl.arange(0, BLOCK_N)
         km = k < n_samples
-        uk = tl.load(u_ptr + r * n_samples + k, mask=km, other=0.0)
+        uk = tl.load(u_ptr + r * u_stride + k, mask=km, other=0.0)
         le = (cdf_next[None, :] <= uk[:, None]) & wmask[None, :]
         count = tl.sum(le.to(tl.int32), 1)
         c_lo = tl.max(tl.where(le, cdf_next[None, :], 0.0), 1)
@@ -96,22 +98,27 @@ def _sample_pdf_kernel(bins_ptr, w_ptr, u_ptr, out_ptr, grad_ptr, grad_bins_ptr,
 
 
 def _sample_pdf_launch(bins, weights, u, grad, eps, backward):
-    n_rays, n = u.shape
+    n_rays, n = bins.shape[0], u.shape[1]
     n_bins = weights.shape[1]
-    out = torch.zeros_like(bins) if backward else torch.empty_like(u)
+    out = torch.zeros_like(bins) if backward else u.new_empty((n_rays, n))
     if n_rays and n:
         _sample_pdf_kernel[(n_rays,)](
             bins, weights, u, u if backward else out, grad if backward else u, out if backward else u,
-            n_bins, n, float(eps), BACKWARD=backward, BLOCK_B=triton.next_power_of_2(n_bins + 1),
-            BLOCK_N=_BLOCK_N)
+            n_bins, n, n if u.shape[0] > 1 else 0, float(eps), BACKWARD=backward,
+            BLOCK_B=triton.next_power_of_2(n_bins + 1), BLOCK_N=_BLOCK_N)
     return out
 
 
-def sample_pdf(bins, weights, u, eps: float):
-    return _sample_pdf_launch(bins, weights, u, None, eps, False)
+def sample_pdf(bins, weights, u, eps: float, check: bool, with_index: bool):
+    """(samples, below, frac): no record for the backward here (``with_index`` is ignored; the
+    backward kernel walks the CDF again), so below and frac are empty."""
+    if check:
+        C.raise_pdf_error(C.pdf_error_bits(bins, weights))
+    empty = torch.empty(0, dtype=torch.int32, device=u.device)
+    return _sample_pdf_launch(bins, weights, u, None, eps, False), empty, u.new_empty((0,))
 
 
-def sample_pdf_backward(bins, weights, u, grad, eps: float):
+def sample_pdf_backward(bins, weights, u, grad, below, frac, eps: float):
     return _sample_pdf_launch(bins, weights, u, grad, eps, True)
 
 
@@ -213,23 +220,43 @@ def _merge_rank_kernel(x_ptr, x_info, x_rays, y_ptr, y_info, out_ptr, perm_ptr, 
     tl.store(perm_ptr + pos, p, mask=rok)
 
 
-def merge_sorted(a, b, a_info, b_info, local: bool):
+def merge_sorted(a, b, a_info, b_info, check: bool):
+    from fastgen.ops.render import _batched_segments
     from fastgen.ops.sample.reference import _rays_of
 
+    local = a_info is None  # batched rows: perm indexes each ray's own row [a_r, b_r]
+    shape = (a.shape[0], a.shape[1] + b.shape[1]) if local else (a.shape[0] + b.shape[0],)
+    if local:
+        a_info, b_info = _batched_segments(a.shape, a.device), _batched_segments(b.shape, b.device)
+        a, b = a.reshape(-1), b.reshape(-1)
     n_a, n_b = a.shape[0], b.shape[0]
+    a_rays, b_rays = _rays_of(a_info, n_a), _rays_of(b_info, n_b)
+    if check:
+        C.raise_merge_error(C.merge_error_bits(a, b, a_rays, b_rays))
     out = a.new_empty((n_a + n_b,))
     perm = torch.empty(n_a + n_b, dtype=torch.long, device=a.device)
     n_rays = a_info.shape[0]
     niter = _niter(max(n_a, n_b))
     if n_a:
         _merge_rank_kernel[(triton.cdiv(n_a, _BLOCK),)](
-            a, a_info, _rays_of(a_info, n_a), b, b_info, out, perm, n_a, n_b, n_rays, 0,
+            a, a_info, a_rays, b, b_info, out, perm, n_a, n_b, n_rays, 0,
             STRICT=True, LOCAL=local, NITER=niter, BLOCK=_BLOCK)
     if n_b:
         _merge_rank_kernel[(triton.cdiv(n_b, _BLOCK),)](
-            b, b_info, _rays_of(b_info, n_b), a, a_info, out, perm, n_b, n_a, n_rays, n_a,
+            b, b_info, b_rays, a, a_info, out, perm, n_b, n_a, n_rays, n_a,
             STRICT=False, LOCAL=local, NITER=niter, BLOCK=_BLOCK)
-    return out, perm
+    return out.view(shape), perm.view(shape)
+
+
+def merge_sorted_backward(perm, grad, a_info, b_info, size_a: int, size_b: int):
+    """The inverse permutation as a torch scatter (one pass, no Triton kernel needed)."""
+    if a_info is None:  # batched: scatter each row back into its [a_r, b_r]
+        g = torch.empty_like(grad).scatter_(1, perm, grad)
+        parts = g[:, :size_a], g[:, size_a:]
+    else:
+        g = grad.new_zeros(perm.shape[0]).index_put_((perm,), grad)
+        parts = g[:size_a], g[size_a:]
+    return tuple(x.clone(memory_format=torch.contiguous_format) for x in parts)  # outputs must not alias
 
 
 # ---------------------------------------------------------------------------- distortion
