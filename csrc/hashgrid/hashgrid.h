@@ -199,30 +199,54 @@ FG_HASHGRID_UNROLL
   return w;
 }
 
-// out[n, l*F : l*F + F] of one (point, level).
-template <typename T, int D, int F>
-FG_HOST_DEVICE void forward_point_level(const ForwardArgs& a, int64_t n, int64_t l) {
-  using C = acc_t<T>;
-  const Config& g = a.cfg;
+// The 2^D corner rows (in the level's (T, F) slice) and the fractional position of one
+// (point, level): the index half of the forward, separate from the gathers so that the CPU
+// launcher can compute it a few points ahead and prefetch the rows (hashgrid_cpu.cpp).
+template <typename C, int D> struct CellRows {
+  int64_t row[1 << D];
+  C frac[D];
+};
+
+template <typename C, int D>
+FG_HOST_DEVICE void cell_rows(const Config& g, const C* x, int64_t n, int64_t l,
+                              CellRows<C, D>& c) {
   const int64_t res = g.level_info[2 * l], stride = g.level_info[2 * l + 1];
   uint32_t cell[D];
-  C frac[D];
-  locate<C, D>(static_cast<const C*>(a.x), n, res, cell, frac);
+  locate<C, D>(x, n, res, cell, c.frac);
+FG_HASHGRID_UNROLL
+  for (int corner = 0; corner < (1 << D); ++corner)
+    c.row[corner] = corner_row<D>(cell, corner, stride, g.table_size);
+}
+
+// out[n, l*F : l*F + F] of one (point, level) whose cell_rows are c.
+template <typename T, int D, int F>
+FG_HOST_DEVICE void interpolate_point_level(const ForwardArgs& a, int64_t n, int64_t l,
+                                            const CellRows<acc_t<T>, D>& c) {
+  using C = acc_t<T>;
+  const Config& g = a.cfg;
   const T* slice = static_cast<const T*>(a.table) + l * g.table_size * F;
   C acc[F];
 FG_HASHGRID_UNROLL
   for (int f = 0; f < F; ++f) acc[f] = C(0);
 FG_HASHGRID_UNROLL
   for (int corner = 0; corner < (1 << D); ++corner) {
-    const C w = corner_weight<C, D>(frac, corner);
+    const C w = corner_weight<C, D>(c.frac, corner);
     C v[F];
-    RowLoad<T, F>::load(slice + corner_row<D>(cell, corner, stride, g.table_size) * F, v);
+    RowLoad<T, F>::load(slice + c.row[corner] * F, v);
 FG_HASHGRID_UNROLL
     for (int f = 0; f < F; ++f) acc[f] += w * v[f];
   }
   T* out = static_cast<T*>(a.out) + (n * g.n_levels + l) * F;
 FG_HASHGRID_UNROLL
   for (int f = 0; f < F; ++f) out[f] = Cvt<T>::store(acc[f]);
+}
+
+// out[n, l*F : l*F + F] of one (point, level).
+template <typename T, int D, int F>
+FG_HOST_DEVICE void forward_point_level(const ForwardArgs& a, int64_t n, int64_t l) {
+  CellRows<acc_t<T>, D> c;
+  cell_rows<acc_t<T>, D>(a.cfg, static_cast<const acc_t<T>*>(a.x), n, l, c);
+  interpolate_point_level<T, D, F>(a, n, l, c);
 }
 
 // Table gradient of one (point, level): grad_table[l, row(c), f] += w_c * grad_out[n, l*F + f]

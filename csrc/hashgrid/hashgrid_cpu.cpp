@@ -99,6 +99,51 @@ template <typename F> void for_levels_points(int64_t n_levels, int64_t n_points,
 #endif
 }
 
+// The forward of points [begin, end) at level l, software-pipelined: the cell rows of point
+// n + kAhead are computed and their table rows prefetched while point n is interpolated. The
+// gathers are random rows of a level's slice (MBs: mostly cache misses), and without this each
+// point waits on its own; the out-of-order window alone covers only a couple of points.
+constexpr int kAhead = 8;  // a power of two
+template <typename T, int D, int F>
+void forward_range(const ForwardArgs& a, int64_t l, int64_t begin, int64_t end) {
+  using C = acc_t<T>;
+  const C* x = static_cast<const C*>(a.x);
+  const T* slice = static_cast<const T*>(a.table) + l * a.cfg.table_size * F;
+  CellRows<C, D> ring[kAhead];
+  auto ahead = [&](int64_t n) {
+    CellRows<C, D>& c = ring[n & (kAhead - 1)];
+    cell_rows<C, D>(a.cfg, x, n, l, c);
+FG_HASHGRID_UNROLL
+    for (int corner = 0; corner < (1 << D); ++corner) __builtin_prefetch(slice + c.row[corner] * F);
+  };
+  for (int64_t n = begin; n < end && n < begin + kAhead; ++n) ahead(n);
+  for (int64_t n = begin; n < end; ++n) {
+    interpolate_point_level<T, D, F>(a, n, l, ring[n & (kAhead - 1)]);
+    if (n + kAhead < end) ahead(n + kAhead);  // into the slot just read
+  }
+}
+
+// The forward over (level, chunk of points) items, level-major, handed out dynamically: every
+// (point, level) output is written once and independently, so any schedule gives the same
+// result, and a dynamic one keeps both threads busy when the cores are shared.
+constexpr int64_t kForwardChunk = 1024;
+template <typename T, int D, int F> void forward_levels(const ForwardArgs& a, int n_threads) {
+  const int64_t n = a.cfg.n_points, chunks = (n + kForwardChunk - 1) / kForwardChunk;
+  const int64_t items = chunks * a.cfg.n_levels;
+  auto item = [&](int64_t i) {
+    const int64_t l = i / chunks, begin = (i % chunks) * kForwardChunk;
+    forward_range<T, D, F>(a, l, begin, begin + kForwardChunk < n ? begin + kForwardChunk : n);
+  };
+#if defined(_OPENMP)
+  const int nt = n_threads > 0 ? n_threads : omp_get_max_threads();
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
+  for (int64_t i = 0; i < items; ++i) item(i);
+#else
+  (void)n_threads;
+  for (int64_t i = 0; i < items; ++i) item(i);
+#endif
+}
+
 // float32 / float64 / float16 / bfloat16 storage on the host.
 template <typename F> void dispatch_table_dtype(int dtype, const char* op, F&& f) {
   switch (dtype) {
@@ -122,8 +167,7 @@ void forward_cpu(const ForwardArgs& a, int n_threads) {
     dispatch_dims_features(a.cfg.dims, a.cfg.features, "hash_grid_encode_forward",
                            [&](auto dims, auto features) {
       constexpr int D = decltype(dims)::value, F = decltype(features)::value;
-      for_levels_points(a.cfg.n_levels, a.cfg.n_points, n_threads,
-                        [&](int64_t n, int64_t l) { forward_point_level<T, D, F>(a, n, l); });
+      forward_levels<T, D, F>(a, n_threads);
     });
   });
 }
