@@ -5,9 +5,12 @@ and contiguous; these functions allocate outputs with torch and hand ``fastgen._
 pointers, sizes and the table's dtype code, plus the thread count (CPU) or the device index and
 current stream (CUDA), all as plain integers (csrc/hashgrid/).
 
-dtypes: x and every gradient buffer in the compute type (float64 for float64 tables, else
-float32); tables float32, float64, float16 or bfloat16, read in place by both the CPU and the
-CUDA kernels; the output in the table's dtype.
+dtypes: x, grad_out and grad_x in the compute type (float64 for float64 tables, else float32);
+tables float32, float64, float16 or bfloat16, read in place by both the CPU and the CUDA
+kernels; the output in the table's dtype. The table gradient: on CUDA a zeroed compute-type
+buffer that the kernel adds into atomically, then cast to the table's dtype; on the CPU an
+uninitialised buffer in the table's dtype that the kernel zeroes, accumulates (in the compute
+type) and rounds level by level.
 """
 from __future__ import annotations
 
@@ -39,8 +42,13 @@ def forward(x, table, level_info):
 def backward(grad_out, x, table, level_info, table_grad: bool, x_grad: bool):
     n, n_levels, table_size, d, f = _sizes(x, table)
     compute = _compute_dtype(table)
-    grad_table = torch.zeros(table.shape if table_grad else (0, table_size, f), dtype=compute,
-                             device=table.device)
+    shape = table.shape if table_grad else (0, table_size, f)
+    on_cpu = x.device.type == "cpu"
+    if on_cpu and n and n_levels:
+        # the CPU kernel zeroes, accumulates (in the compute type) and rounds each level itself
+        grad_table = torch.empty(shape, dtype=table.dtype, device=table.device)
+    else:  # CUDA accumulates atomically into a zeroed compute-type buffer
+        grad_table = torch.zeros(shape, dtype=compute, device=table.device)
     grad_x = x.new_zeros((n, d) if x_grad else (0, d))
     if n and n_levels and (table_grad or x_grad):
         grad_out = grad_out.to(compute).contiguous()
