@@ -54,6 +54,8 @@ struct Config {
   int64_t n_points, n_levels, table_size;  // table_size T = 2^log2_hashmap_size
   int dims, features;                      // D in {2, 3}; F in {1, 2, 4, 8}
   int dtype;                               // storage dtype code of the table
+  int no_f16c;  // CPU: nonzero converts float16 in software even where F16C exists (to test the
+                // portable path on any x86 machine); ignored on CUDA
 };
 
 struct ForwardArgs {

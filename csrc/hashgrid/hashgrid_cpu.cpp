@@ -2,22 +2,27 @@
 // float64, or float16 / bfloat16 read in place as raw bits (HalfBits / BFloat16Bits) and
 // computed in float32, like the CUDA kernels.
 //
-// The forward and the input gradient run level-major: every thread walks the levels in order,
-// each over its own fixed (static) range of points, so the gathers of a thread stay within one
-// level's slice of the table at a time (4 MB for 2^19 rows x 2 float32 features: it fits in the
-// last-level cache; point-major order would range over the whole table). One parallel region
-// with no barrier between levels: many short regions stall on every barrier when the cores are
-// shared with other processes.
+// Every pass runs level-major, so that the gathers stay within one level's slice of the table
+// at a time (4 MB for 2^19 rows x 2 float32 features: it fits in the last-level cache;
+// point-major order would range over the whole table). The forward and the table gradient are
+// software-pipelined (forward_range, scatter_level): the rows of a point a few ahead are
+// computed and prefetched, so that the random gathers overlap instead of each waiting on
+// memory. The forward hands out (level, chunk of points) items dynamically; the input gradient
+// gives every thread a fixed (static) range of points in every level, in one parallel region
+// with no barrier between levels (short regions stall on every barrier when the cores are
+// shared with other processes).
 //
-// Determinism: a point is handled by one thread, its levels added in order. The table gradient
-// is a scatter-add; it is parallelised over levels, each level's slice of grad_table owned by
-// one thread that adds its points in index order, so the result is bitwise the same for any
-// thread count (parallelism is at most n_levels threads).
+// Determinism: a point's input gradient is handled by one thread, its levels added in order.
+// The table gradient is a scatter-add; it is parallelised over levels, each level's slice of
+// grad_table owned by one thread that adds its points in index order, so the result is bitwise
+// the same for any thread count (parallelism is at most n_levels threads).
 //
 // float16 tables on x86: where the CPU has F16C (checked at run time, so the binary needs no
 // -mf16c and still runs without it), the gathers convert each table row with one vcvtph2ps
 // (HalfBitsF16C) instead of the bit manipulation of half_to_float, which dominated the float16
-// forward. The values are the same (half -> float is exact either way); only the load differs.
+// forward, and the table gradient is rounded to float16 with vcvtps2ph. The values are the same
+// (half -> float is exact either way; float -> half rounds to nearest even either way; only NaN
+// payloads may differ); Config::no_f16c (FASTGEN_NO_F16C=1 in Python) forces the portable path.
 #include <cstring>
 #include <type_traits>
 #include <vector>
@@ -155,12 +160,13 @@ template <typename T, int D, int F> void forward_levels(const ForwardArgs& a, in
 #endif
 }
 
-// float32 / float64 / float16 / bfloat16 storage on the host.
-template <typename F> void dispatch_table_dtype(int dtype, const char* op, F&& f) {
-  switch (dtype) {
+// float32 / float64 / float16 / bfloat16 storage on the host; float16 through F16C unless the
+// CPU lacks it or cfg.no_f16c asks for the portable conversions.
+template <typename F> void dispatch_table_dtype(const Config& cfg, const char* op, F&& f) {
+  switch (cfg.dtype) {
     case kFloat16:
 #if FG_HASHGRID_F16C
-      if (has_f16c()) {
+      if (!cfg.no_f16c && has_f16c()) {
         f(Tag<HalfBitsF16C>{});
         break;
       }
@@ -168,7 +174,7 @@ template <typename F> void dispatch_table_dtype(int dtype, const char* op, F&& f
       f(Tag<HalfBits>{});
       break;
     case kBFloat16: f(Tag<BFloat16Bits>{}); break;
-    default: dispatch_float(dtype, op, f);
+    default: dispatch_float(cfg.dtype, op, f);
   }
 }
 
@@ -262,7 +268,7 @@ template <typename T, int D, int F> void backward_table(const BackwardArgs& a, i
 }
 
 void forward_cpu(const ForwardArgs& a, int n_threads) {
-  dispatch_table_dtype(a.cfg.dtype, "hash_grid_encode_forward", [&](auto tag) {
+  dispatch_table_dtype(a.cfg, "hash_grid_encode_forward", [&](auto tag) {
     using T = typename decltype(tag)::type;
     dispatch_dims_features(a.cfg.dims, a.cfg.features, "hash_grid_encode_forward",
                            [&](auto dims, auto features) {
@@ -273,7 +279,7 @@ void forward_cpu(const ForwardArgs& a, int n_threads) {
 }
 
 void backward_cpu(const BackwardArgs& a, int n_threads) {
-  dispatch_table_dtype(a.cfg.dtype, "hash_grid_encode_backward", [&](auto tag) {
+  dispatch_table_dtype(a.cfg, "hash_grid_encode_backward", [&](auto tag) {
     using T = typename decltype(tag)::type;
     dispatch_dims_features(a.cfg.dims, a.cfg.features, "hash_grid_encode_backward",
                            [&](auto dims, auto features) {

@@ -14,6 +14,8 @@ type) and rounds level by level.
 """
 from __future__ import annotations
 
+import os
+
 import torch
 
 from fastgen.ops._native import dtype_code, launch
@@ -29,13 +31,19 @@ def _sizes(x, table):
     return n, n_levels, table_size, d, f
 
 
+def _no_f16c() -> int:
+    """1 when ``FASTGEN_NO_F16C=1``: the CPU kernels convert float16 tables in software even
+    where the CPU has F16C (read on every call, so tests can set it; ignored on CUDA)."""
+    return int(os.environ.get("FASTGEN_NO_F16C", "0") == "1")
+
+
 def forward(x, table, level_info):
     n, n_levels, table_size, d, f = _sizes(x, table)
     out = table.new_empty((n, n_levels * f))  # every entry is written
     if n and n_levels:
         launch("hash_grid_encode_forward", x.device, x.data_ptr(), table.data_ptr(),
                 out.data_ptr(), level_info.data_ptr(), n, n_levels, table_size, d, f,
-                dtype_code(table.dtype))
+                dtype_code(table.dtype), _no_f16c())
     return out
 
 
@@ -55,5 +63,5 @@ def backward(grad_out, x, table, level_info, table_grad: bool, x_grad: bool):
         launch("hash_grid_encode_backward", x.device, x.data_ptr(), table.data_ptr(),
                 grad_out.data_ptr(), grad_table.data_ptr() if table_grad else 0,
                 grad_x.data_ptr() if x_grad else 0, level_info.data_ptr(), n, n_levels,
-                table_size, d, f, dtype_code(table.dtype))
+                table_size, d, f, dtype_code(table.dtype), _no_f16c())
     return grad_x, grad_table.to(table.dtype)
