@@ -54,6 +54,8 @@ struct Config {
   int64_t n_points, n_levels, table_size;  // table_size T = 2^log2_hashmap_size
   int dims, features;                      // D in {2, 3}; F in {1, 2, 4, 8}
   int dtype;                               // storage dtype code of the table
+  int no_f16c;  // CPU: nonzero converts float16 in software even where F16C exists (to test the
+                // portable path on any x86 machine); ignored on CUDA
 };
 
 struct ForwardArgs {
@@ -68,7 +70,9 @@ struct BackwardArgs {
   const void* x;         // (N, D) compute
   const void* table;     // (L, T, F) storage; read by the input-gradient pass only
   const void* grad_out;  // (N, L*F) compute
-  void* grad_table;      // (L, T, F) compute, zeroed by Python and accumulated into; or nullptr
+  void* grad_table;      // or nullptr (no table gradient wanted). CUDA: (L, T, F) compute,
+                         // zeroed by Python and accumulated into. CPU: (L, T, F) storage,
+                         // written entirely (uninitialised on entry; see hashgrid_cpu.cpp)
   void* grad_x;          // (N, D) compute, written; or nullptr (no input gradient wanted)
 };
 
@@ -199,24 +203,40 @@ FG_HASHGRID_UNROLL
   return w;
 }
 
-// out[n, l*F : l*F + F] of one (point, level).
-template <typename T, int D, int F>
-FG_HOST_DEVICE void forward_point_level(const ForwardArgs& a, int64_t n, int64_t l) {
-  using C = acc_t<T>;
-  const Config& g = a.cfg;
+// The 2^D corner rows (in the level's (T, F) slice) and the fractional position of one
+// (point, level): the index half of the forward, separate from the gathers so that the CPU
+// launcher can compute it a few points ahead and prefetch the rows (hashgrid_cpu.cpp).
+template <typename C, int D> struct CellRows {
+  int64_t row[1 << D];
+  C frac[D];
+};
+
+template <typename C, int D>
+FG_HOST_DEVICE void cell_rows(const Config& g, const C* x, int64_t n, int64_t l,
+                              CellRows<C, D>& c) {
   const int64_t res = g.level_info[2 * l], stride = g.level_info[2 * l + 1];
   uint32_t cell[D];
-  C frac[D];
-  locate<C, D>(static_cast<const C*>(a.x), n, res, cell, frac);
+  locate<C, D>(x, n, res, cell, c.frac);
+FG_HASHGRID_UNROLL
+  for (int corner = 0; corner < (1 << D); ++corner)
+    c.row[corner] = corner_row<D>(cell, corner, stride, g.table_size);
+}
+
+// out[n, l*F : l*F + F] of one (point, level) whose cell_rows are c.
+template <typename T, int D, int F>
+FG_HOST_DEVICE void interpolate_point_level(const ForwardArgs& a, int64_t n, int64_t l,
+                                            const CellRows<acc_t<T>, D>& c) {
+  using C = acc_t<T>;
+  const Config& g = a.cfg;
   const T* slice = static_cast<const T*>(a.table) + l * g.table_size * F;
   C acc[F];
 FG_HASHGRID_UNROLL
   for (int f = 0; f < F; ++f) acc[f] = C(0);
 FG_HASHGRID_UNROLL
   for (int corner = 0; corner < (1 << D); ++corner) {
-    const C w = corner_weight<C, D>(frac, corner);
+    const C w = corner_weight<C, D>(c.frac, corner);
     C v[F];
-    RowLoad<T, F>::load(slice + corner_row<D>(cell, corner, stride, g.table_size) * F, v);
+    RowLoad<T, F>::load(slice + c.row[corner] * F, v);
 FG_HASHGRID_UNROLL
     for (int f = 0; f < F; ++f) acc[f] += w * v[f];
   }
@@ -225,35 +245,54 @@ FG_HASHGRID_UNROLL
   for (int f = 0; f < F; ++f) out[f] = Cvt<T>::store(acc[f]);
 }
 
-// Table gradient of one (point, level): grad_table[l, row(c), f] += w_c * grad_out[n, l*F + f]
+// out[n, l*F : l*F + F] of one (point, level).
+template <typename T, int D, int F>
+FG_HOST_DEVICE void forward_point_level(const ForwardArgs& a, int64_t n, int64_t l) {
+  CellRows<acc_t<T>, D> c;
+  cell_rows<acc_t<T>, D>(a.cfg, static_cast<const acc_t<T>*>(a.x), n, l, c);
+  interpolate_point_level<T, D, F>(a, n, l, c);
+}
+
+// Adds w_c * gv[f] to row(c) of a level's gradient slice for every corner c of the cell c,
 // through add(ptr, value): a plain += on the CPU, where one thread owns each level, atomicAdd
 // on CUDA.
-template <typename T, int D, int F, typename Add>
-FG_HOST_DEVICE void backward_table_point_level(const BackwardArgs& a, int64_t n, int64_t l,
-                                               Add add) {
-  using C = acc_t<T>;
-  const Config& g = a.cfg;
-  const C* go = static_cast<const C*>(a.grad_out) + (n * g.n_levels + l) * F;
-  C gv[F];
+template <typename C, int D, int F, typename Add>
+FG_HOST_DEVICE void scatter_point_level(C* slice, const CellRows<C, D>& c, const C* gv, Add add) {
+FG_HASHGRID_UNROLL
+  for (int corner = 0; corner < (1 << D); ++corner) {
+    const C w = corner_weight<C, D>(c.frac, corner);
+    C* row = slice + c.row[corner] * F;
+FG_HASHGRID_UNROLL
+    for (int f = 0; f < F; ++f) add(row + f, w * gv[f]);
+  }
+}
+
+// grad_out[n, l*F : l*F + F] into gv; false when it is all zero (the point adds nothing: the
+// scattered writes are skipped, for a masked-out point, say).
+template <typename C, int F>
+FG_HOST_DEVICE bool load_grad_out(const Config& g, const C* grad_out, int64_t n, int64_t l, C* gv) {
+  const C* go = grad_out + (n * g.n_levels + l) * F;
   bool any = false;
 FG_HASHGRID_UNROLL
   for (int f = 0; f < F; ++f) {
     gv[f] = go[f];
     any = any || gv[f] != C(0);
   }
-  if (!any) return;  // adds nothing: skip the scattered writes (a masked-out point, say)
-  const int64_t res = g.level_info[2 * l], stride = g.level_info[2 * l + 1];
-  uint32_t cell[D];
-  C frac[D];
-  locate<C, D>(static_cast<const C*>(a.x), n, res, cell, frac);
-  C* slice = static_cast<C*>(a.grad_table) + l * g.table_size * F;
-FG_HASHGRID_UNROLL
-  for (int corner = 0; corner < (1 << D); ++corner) {
-    const C w = corner_weight<C, D>(frac, corner);
-    C* row = slice + corner_row<D>(cell, corner, stride, g.table_size) * F;
-FG_HASHGRID_UNROLL
-    for (int f = 0; f < F; ++f) add(row + f, w * gv[f]);
-  }
+  return any;
+}
+
+// Table gradient of one (point, level) into the level's slice of grad_table (compute type):
+// grad_table[l, row(c), f] += w_c * grad_out[n, l*F + f].
+template <typename T, int D, int F, typename Add>
+FG_HOST_DEVICE void backward_table_point_level(const BackwardArgs& a, int64_t n, int64_t l,
+                                               Add add) {
+  using C = acc_t<T>;
+  C gv[F];
+  if (!load_grad_out<C, F>(a.cfg, static_cast<const C*>(a.grad_out), n, l, gv)) return;
+  CellRows<C, D> c;
+  cell_rows<C, D>(a.cfg, static_cast<const C*>(a.x), n, l, c);
+  scatter_point_level<C, D, F>(static_cast<C*>(a.grad_table) + l * a.cfg.table_size * F, c, gv,
+                               add);
 }
 
 // Input gradient of one (point, level), added to gx[0..D):

@@ -103,6 +103,35 @@ def test_half_table_as_float32(dims, features, dtype, gen):
     assert torch.equal(gx_h.view(torch.int32), gx_f.view(torch.int32))  # NaN / inf included
 
 
+@pytest.mark.parametrize(("dims", "features"), SHAPES)
+def test_float16_portable_conversion(dims, features, gen, monkeypatch):
+    """``FASTGEN_NO_F16C=1`` makes the cpu backend convert float16 tables by bit manipulation
+    (the path of CPUs without F16C) on any machine: output, table gradient and input gradient are
+    bit for bit those of the default path (F16C where the CPU has it), on random finite bit
+    patterns (subnormals and the largest values included), and the portable path matches the
+    reference."""
+    available, why = backend_available("cpu")
+    if not available:
+        pytest.skip(why)
+    cfg = config(dims)
+    shape = (cfg["n_levels"], 1 << cfg["log2_hashmap_size"], features)
+    bits = torch.randint(-(1 << 15), 1 << 15, shape, generator=gen, dtype=torch.int32).to(torch.int16)
+    table = bits.view(torch.float16)
+    table = torch.where(torch.isfinite(table), table, torch.zeros((), dtype=torch.float16))
+    x = edge_points(dims, cfg, gen)
+    coeff = torch.randn(x.shape[0], cfg["n_levels"] * features, generator=gen, dtype=torch.float64)
+    runs = {}
+    for flag in ("0", "1"):
+        monkeypatch.setenv("FASTGEN_NO_F16C", flag)
+        runs[flag] = fwd_bwd(encode_fn(cfg, "cpu"), x, table, coeff)
+    for what, f16c, portable in zip(("output", "x gradient", "table gradient"), runs["0"], runs["1"]):
+        int_type = torch.int16 if f16c.dtype == torch.float16 else torch.int32
+        assert torch.equal(portable.view(int_type), f16c.view(int_type)), what
+    # monkeypatch keeps FASTGEN_NO_F16C=1 until the end of the test
+    check_vs_reference("cpu", torch.device("cpu"), interior_points(dims, cfg, gen, n=80),
+                       make_table(cfg, features, gen, torch.float16), cfg, gen, what="portable float16")
+
+
 def test_table_gradient_deterministic(backend, device, gen):
     """Two backward passes (the CPU with different thread counts) give the same table gradient:
     bitwise on the reference and cpu backends in float64, within float64 rounding elsewhere

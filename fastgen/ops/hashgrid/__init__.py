@@ -4,6 +4,11 @@
 holding the learnable table (also exported as ``fastgen.nerf.HashGridEncoding``). Forward and
 backward run on every backend ("reference", "cpu", "cuda", "triton"); see
 :mod:`fastgen.backend` for ``backend=``.
+
+float16 tables on the ``cpu`` backend: on x86 CPUs with F16C (detected at run time) table rows
+are converted with the hardware instructions, elsewhere by portable bit manipulation; the
+results are identical. ``FASTGEN_NO_F16C=1`` in the environment (read on every call) forces the
+portable conversions, to test or compare them on an F16C machine.
 """
 from __future__ import annotations
 
