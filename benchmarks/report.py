@@ -169,8 +169,9 @@ def _rounded(r: Record) -> Record:
                                pct_of_peak=_round(r.pct_of_peak, 3))
 
 
-def plot_speedups(path: Path, env: dict, records: list[Record]) -> None:
-    """Bar chart of every backend's speedup over the reference, grouped by case and direction."""
+def plot_speedups(path: Path, env: dict, records: list[Record], per_row: int = 12) -> None:
+    """Bar chart of every backend's speedup over the reference, grouped by case and direction,
+    ``per_row`` groups per row of panels (the problem sizes are in the tables, not the plot)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -180,29 +181,35 @@ def plot_speedups(path: Path, env: dict, records: list[Record]) -> None:
     groups = list(dict.fromkeys((r.case, r.direction) for r in records))
     backends = list(dict.fromkeys(r.backend for r in records if r.backend != "reference"))
     width = 0.8 / max(1, len(backends))
-    fig, ax = plt.subplots(figsize=(2.5 + len(groups) * max(1.8, 0.5 * len(backends)), 4.8))
-    for j, backend in enumerate(backends):
-        xs, ys = [], []
-        for i, group in enumerate(groups):
-            for r in records:
-                s = speedup(r, "reference", records)
-                if (r.case, r.direction) == group and r.backend == backend and s is not None:
-                    xs.append(i + (j - (len(backends) - 1) / 2) * width)
-                    ys.append(s)
-        bars = ax.bar(xs, ys, width, label=backend, color=plt.get_cmap("tab10")(j % 10))
-        ax.bar_label(bars, labels=[f"{y:.3g}x" for y in ys], fontsize=8, padding=2)
-    ax.axhline(1.0, color="black", linewidth=0.8, linestyle="--")
-    ax.set_yscale("log")
-    ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{y:g}x"))
-    ax.yaxis.set_minor_formatter(NullFormatter())
-    ax.set_ylabel("speedup over the PyTorch reference (eager = 1x)")
-    ax.set_xticks(range(len(groups)), [f"{case}\n{direction}" for case, direction in groups],
-                  fontsize=9)
-    ax.margins(y=0.15)
-    ax.legend(title="backend", fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    shapes = sorted({format_shape(r.shape) for r in records})
-    ax.set_title(f"fastgen on {env['device']}\n" + "; ".join(shapes), fontsize=9)
+    rows = [groups[i:i + per_row] for i in range(0, len(groups), per_row)] or [[]]
+    fig, axes = plt.subplots(len(rows), 1, squeeze=False,
+                             figsize=(2.5 + min(len(groups), per_row) * max(1.8, 0.5 * len(backends)),
+                                      0.6 + 3.8 * len(rows)))
+    for ax, row in zip(axes[:, 0], rows):
+        for j, backend in enumerate(backends):
+            xs, ys = [], []
+            for i, group in enumerate(row):
+                for r in records:
+                    s = speedup(r, "reference", records)
+                    if (r.case, r.direction) == group and r.backend == backend and s is not None:
+                        xs.append(i + (j - (len(backends) - 1) / 2) * width)
+                        ys.append(s)
+            bars = ax.bar(xs, ys, width, label=backend, color=plt.get_cmap("tab10")(j % 10))
+            ax.bar_label(bars, labels=[f"{y:.3g}x" for y in ys], fontsize=8, padding=2)
+        ax.axhline(1.0, color="black", linewidth=0.8, linestyle="--")
+        ax.set_yscale("log")
+        ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{y:g}x"))
+        ax.yaxis.set_minor_formatter(NullFormatter())
+        ax.set_ylabel("speedup over eager")
+        ax.set_xticks(range(len(row)), [f"{case}\n{direction}" for case, direction in row], fontsize=8)
+        ax.set_xlim(-0.6, per_row - 0.4)
+        ax.margins(y=0.15)
+    from matplotlib.patches import Patch
+
+    handles = [Patch(color=plt.get_cmap("tab10")(j % 10), label=b) for j, b in enumerate(backends)]
+    axes[0, 0].legend(handles=handles, title="backend", fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    fig.suptitle(f"fastgen on {env['device']}: speedup over the eager PyTorch reference (log scale)", fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=110)
     plt.close(fig)
