@@ -75,6 +75,14 @@ def test_half_table(backend, device, gen, dtype):
                        what=str(dtype))
 
 
+def random_bits_table(cfg, features, dtype, gen):
+    """A 16-bit table of random finite bit patterns (subnormals and the largest values included)."""
+    shape = (cfg["n_levels"], 1 << cfg["log2_hashmap_size"], features)
+    bits = torch.randint(-(1 << 15), 1 << 15, shape, generator=gen, dtype=torch.int32).to(torch.int16)
+    table = bits.view(dtype)
+    return torch.where(torch.isfinite(table), table, torch.zeros((), dtype=dtype))
+
+
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
 @pytest.mark.parametrize(("dims", "features"), SHAPES)
 def test_half_table_as_float32(dims, features, dtype, gen):
@@ -86,10 +94,7 @@ def test_half_table_as_float32(dims, features, dtype, gen):
     if not available:
         pytest.skip(why)
     cfg = config(dims)
-    shape = (cfg["n_levels"], 1 << cfg["log2_hashmap_size"], features)
-    bits = torch.randint(-(1 << 15), 1 << 15, shape, generator=gen, dtype=torch.int32).to(torch.int16)
-    table = bits.view(dtype)
-    table = torch.where(torch.isfinite(table), table, torch.zeros((), dtype=dtype))
+    table = random_bits_table(cfg, features, dtype, gen)
     x = edge_points(dims, cfg, gen)
     grad_out = torch.randn(x.shape[0], cfg["n_levels"] * features, generator=gen).to(dtype)
     outs = []
@@ -114,10 +119,7 @@ def test_float16_portable_conversion(dims, features, gen, monkeypatch):
     if not available:
         pytest.skip(why)
     cfg = config(dims)
-    shape = (cfg["n_levels"], 1 << cfg["log2_hashmap_size"], features)
-    bits = torch.randint(-(1 << 15), 1 << 15, shape, generator=gen, dtype=torch.int32).to(torch.int16)
-    table = bits.view(torch.float16)
-    table = torch.where(torch.isfinite(table), table, torch.zeros((), dtype=torch.float16))
+    table = random_bits_table(cfg, features, torch.float16, gen)
     x = edge_points(dims, cfg, gen)
     coeff = torch.randn(x.shape[0], cfg["n_levels"] * features, generator=gen, dtype=torch.float64)
     runs = {}

@@ -9,9 +9,7 @@ from __future__ import annotations
 import torch
 
 from fastgen.ops._native import dtype_code, launch
-
-COUNT, PACKED, BATCHED = 0, 1, 2
-
+from fastgen.ops.march._passes import passes
 
 def ray_aabb_intersect(rays_o, rays_d, aabbs, near_plane, far_plane, miss_value):
     n_rays, n_aabbs = rays_o.shape[0], aabbs.shape[0]
@@ -37,36 +35,7 @@ def _traverse(rays_o, rays_d, binaries, aabbs, near_planes, far_planes, jitter, 
            ptr(ray_indices), n_out)
 
 
-def traverse_count(rays_o, rays_d, binaries, aabbs, near_planes, far_planes, jitter, step, cone, max_step):
-    counts = torch.zeros(rays_o.shape[0], dtype=torch.long, device=rays_o.device)
-    if rays_o.shape[0]:
-        _traverse(rays_o, rays_d, binaries, aabbs, near_planes, far_planes, jitter, step, cone, max_step,
-                  COUNT, counts=counts)
-    return counts
-
-
-def traverse_fill(rays_o, rays_d, binaries, aabbs, near_planes, far_planes, jitter, step, cone, max_step,
-                  packed_info, n_total):
-    t_starts = rays_o.new_empty((n_total,))
-    t_ends = rays_o.new_empty((n_total,))
-    ray_indices = torch.empty(n_total, dtype=torch.long, device=rays_o.device)
-    if n_total:
-        _traverse(rays_o, rays_d, binaries, aabbs, near_planes, far_planes, jitter, step, cone, max_step,
-                  PACKED, packed_info=packed_info, t_starts=t_starts, t_ends=t_ends,
-                  ray_indices=ray_indices, n_out=n_total)
-    return t_starts, t_ends, ray_indices
-
-
-def traverse_batched(rays_o, rays_d, binaries, aabbs, near_planes, far_planes, jitter, step, cone,
-                     max_step, max_samples):
-    n_rays = rays_o.shape[0]
-    t_starts = rays_o.new_empty((n_rays, max_samples))
-    t_ends = rays_o.new_empty((n_rays, max_samples))
-    counts = torch.empty(n_rays, dtype=torch.long, device=rays_o.device)
-    if n_rays:
-        _traverse(rays_o, rays_d, binaries, aabbs, near_planes, far_planes, jitter, step, cone, max_step,
-                  BATCHED, counts=counts, t_starts=t_starts, t_ends=t_ends, n_out=max_samples)
-    return t_starts, t_ends, counts
+traverse_count, traverse_fill, traverse_batched = passes(_traverse)
 
 
 def occ_update_(occs, cell_ids, values, decay):

@@ -40,12 +40,13 @@ import torch
 import triton
 import triton.language as tl
 
+from fastgen.ops.march._passes import passes
+
 _BLOCK = 64  # rays (or (ray, box) pairs, samples, cells) per program
 _PAD = 32  # batched padding columns per tile
 _NUM_WARPS = 2
 _LAUNCH = dict(num_warps=_NUM_WARPS, enable_fp_fusion=False)
 
-COUNT, PACKED, BATCHED = 0, 1, 2
 _MARGIN = 1e-5  # march.h kMargin
 _JUMP_BOUND = 9.0e18  # march.h: a lattice jump beyond this is not converted to int64
 
@@ -55,6 +56,18 @@ def _bits(x: float, dtype: torch.dtype) -> int:
     Triton passes a Python float as float32, so the kernels' float constants travel as bits."""
     t = torch.tensor(x, dtype=torch.float64).to(dtype)
     return int(t.view(torch.int64 if dtype == torch.float64 else torch.int32).item())
+
+
+@triton.jit
+def _load_ray(o_ptr, d_ptr, r, ok):
+    """Origin and direction of rays r (masked lanes: origin 0, direction (1, 1, 1))."""
+    ox = tl.load(o_ptr + 3 * r, mask=ok, other=0.0)
+    oy = tl.load(o_ptr + 3 * r + 1, mask=ok, other=0.0)
+    oz = tl.load(o_ptr + 3 * r + 2, mask=ok, other=0.0)
+    dx = tl.load(d_ptr + 3 * r, mask=ok, other=1.0)
+    dy = tl.load(d_ptr + 3 * r + 1, mask=ok, other=1.0)
+    dz = tl.load(d_ptr + 3 * r + 2, mask=ok, other=1.0)
+    return ox, oy, oz, dx, dy, dz
 
 
 @triton.jit
@@ -127,12 +140,7 @@ def _ray_aabb_kernel(o_ptr, d_ptr, box_ptr, near_bits, far_bits, miss_bits, tmin
     ok = i < n_pairs
     r = i // n_aabbs
     m = i - r * n_aabbs
-    ox = tl.load(o_ptr + 3 * r, mask=ok, other=0.0)
-    oy = tl.load(o_ptr + 3 * r + 1, mask=ok, other=0.0)
-    oz = tl.load(o_ptr + 3 * r + 2, mask=ok, other=0.0)
-    dx = tl.load(d_ptr + 3 * r, mask=ok, other=1.0)
-    dy = tl.load(d_ptr + 3 * r + 1, mask=ok, other=1.0)
-    dz = tl.load(d_ptr + 3 * r + 2, mask=ok, other=1.0)
+    ox, oy, oz, dx, dy, dz = _load_ray(o_ptr, d_ptr, r, ok)
     b = box_ptr + 6 * m
     t0, t1 = _slab(ox, oy, oz, dx, dy, dz, tl.load(b, mask=ok, other=0.0), tl.load(b + 1, mask=ok, other=0.0),
                    tl.load(b + 2, mask=ok, other=0.0), tl.load(b + 3, mask=ok, other=1.0),
@@ -237,12 +245,7 @@ def _traverse_kernel(o_ptr, d_ptr, bin_ptr, box_ptr, near_ptr, far_ptr, jit_ptr,
                      BLOCK: tl.constexpr, PAD: tl.constexpr):
     r = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     ray_ok = r < n_rays
-    ox = tl.load(o_ptr + 3 * r, mask=ray_ok, other=0.0)
-    oy = tl.load(o_ptr + 3 * r + 1, mask=ray_ok, other=0.0)
-    oz = tl.load(o_ptr + 3 * r + 2, mask=ray_ok, other=0.0)
-    dx = tl.load(d_ptr + 3 * r, mask=ray_ok, other=1.0)
-    dy = tl.load(d_ptr + 3 * r + 1, mask=ray_ok, other=1.0)
-    dz = tl.load(d_ptr + 3 * r + 2, mask=ray_ok, other=1.0)
+    ox, oy, oz, dx, dy, dz = _load_ray(o_ptr, d_ptr, r, ray_ok)
     step = _from_bits(step_bits, ox.dtype)
     cone = _from_bits(cone_bits, ox.dtype)
     max_step = _from_bits(max_step_bits, ox.dtype)
@@ -361,36 +364,7 @@ def _traverse(rays_o, rays_d, binaries, aabbs, near_planes, far_planes, jitter, 
         BLOCK=_BLOCK, PAD=_PAD, **_LAUNCH)
 
 
-def traverse_count(rays_o, rays_d, binaries, aabbs, near_planes, far_planes, jitter, step, cone, max_step):
-    counts = torch.zeros(rays_o.shape[0], dtype=torch.long, device=rays_o.device)
-    if rays_o.shape[0]:
-        _traverse(rays_o, rays_d, binaries, aabbs, near_planes, far_planes, jitter, step, cone, max_step,
-                  COUNT, counts=counts)
-    return counts
-
-
-def traverse_fill(rays_o, rays_d, binaries, aabbs, near_planes, far_planes, jitter, step, cone, max_step,
-                  packed_info, n_total):
-    t_starts = rays_o.new_empty((n_total,))
-    t_ends = rays_o.new_empty((n_total,))
-    ray_indices = torch.empty(n_total, dtype=torch.long, device=rays_o.device)
-    if n_total:
-        _traverse(rays_o, rays_d, binaries, aabbs, near_planes, far_planes, jitter, step, cone, max_step,
-                  PACKED, packed_info=packed_info, t_starts=t_starts, t_ends=t_ends,
-                  ray_indices=ray_indices, n_out=n_total)
-    return t_starts, t_ends, ray_indices
-
-
-def traverse_batched(rays_o, rays_d, binaries, aabbs, near_planes, far_planes, jitter, step, cone,
-                     max_step, max_samples):
-    n_rays = rays_o.shape[0]
-    t_starts = rays_o.new_empty((n_rays, max_samples))
-    t_ends = rays_o.new_empty((n_rays, max_samples))
-    counts = torch.zeros(n_rays, dtype=torch.long, device=rays_o.device)
-    if n_rays and max_samples:
-        _traverse(rays_o, rays_d, binaries, aabbs, near_planes, far_planes, jitter, step, cone, max_step,
-                  BATCHED, counts=counts, t_starts=t_starts, t_ends=t_ends, n_out=max_samples)
-    return t_starts, t_ends, counts
+traverse_count, traverse_fill, traverse_batched = passes(_traverse)
 
 
 # ---------------------------------------------------------------------------- occupancy update
