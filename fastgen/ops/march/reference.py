@@ -11,7 +11,8 @@ import math
 
 import torch
 
-_CHUNK_ELEMENTS = 1 << 22  # candidates materialised at once
+# Candidates materialised at once (about 60 bytes each): bounded memory, few kernel launches.
+_CHUNK_ELEMENTS = {"cpu": 1 << 22, "cuda": 1 << 26}
 
 
 def slab(rays_o, rays_d, boxes):
@@ -118,14 +119,29 @@ def _march(rays_o, rays_d, binaries, aabbs, near_planes, far_planes, jitter, ste
     return t, t + dt, keep
 
 
-def _chunks(n_rays, rays_o, rays_d, aabbs, near_planes, far_planes, step):
-    """Ray ranges [a, b) small enough that their candidates fit in _CHUNK_ELEMENTS."""
+def _longest(t_lo, t_hi, step, cone, max_step) -> int:
+    """An upper bound of the candidates of any ray: those of a ray spanning [min t_lo, max t_hi]
+    (steps grow with t, so no ray inside that span has more)."""
+    valid = t_lo < t_hi
+    if not bool(valid.any()):
+        return 1
+    lo, hi = float(t_lo[valid].min()), float(t_hi[valid].max())
+    if cone == 0.0:
+        return int((hi - lo) / step) + 2
+    t, n = lo, 1
+    while t < hi:
+        t += min(max(t * cone, step), max_step)
+        n += 1
+    return n + 1
+
+
+def _chunks(n_rays, rays_o, rays_d, aabbs, near_planes, far_planes, step, cone, max_step):
+    """Ray ranges [a, b) small enough that their candidates fit in the chunk budget."""
     if n_rays == 0:
         return []
     t_lo, t_hi = ray_ranges(rays_o, rays_d, aabbs, near_planes, far_planes)
-    span = torch.where(t_lo < t_hi, t_hi - t_lo, torch.zeros_like(t_hi))
-    longest = float(span.max()) / step + 2
-    size = max(1, int(_CHUNK_ELEMENTS // max(longest, 1.0)))
+    budget = _CHUNK_ELEMENTS.get(rays_o.device.type, _CHUNK_ELEMENTS["cpu"])
+    size = max(1, budget // _longest(t_lo, t_hi, step, cone, max_step))
     return [(a, min(a + size, n_rays)) for a in range(0, n_rays, size)]
 
 
@@ -135,7 +151,7 @@ def traverse_grids(rays_o, rays_d, binaries, aabbs, near_planes, far_planes, jit
     device = rays_o.device
     n_rays = rays_o.shape[0]
     starts, ends, ids, counts = [], [], [], []
-    for a, b in _chunks(n_rays, rays_o, rays_d, aabbs, near_planes, far_planes, step):
+    for a, b in _chunks(n_rays, rays_o, rays_d, aabbs, near_planes, far_planes, step, cone, max_step):
         j = None if jitter is None else jitter[a:b]
         t0, t1, keep = _march(rays_o[a:b], rays_d[a:b], binaries, aabbs, near_planes[a:b],
                               far_planes[a:b], j, step, cone, max_step)
