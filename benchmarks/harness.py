@@ -63,6 +63,8 @@ class Case:
         baselines: external implementations by record name, e.g. ``{"nerfacc": Baseline(...)}``.
         no_compile: why ``torch.compile(reference)`` is not a meaningful baseline for this case
             (e.g. a reference with data-dependent shapes), or None to time it.
+        items: optional ``inputs -> (unit, count)``, e.g. ``("points", 2**20)``: the records then
+            carry the throughput ``count / seconds`` in ``unit``/s.
     """
 
     name: str
@@ -75,6 +77,7 @@ class Case:
     differentiable: tuple[str, ...] = ()
     baselines: dict[str, Baseline] = field(default_factory=dict)
     no_compile: str | None = None
+    items: Callable[[Inputs], tuple[str, int]] | None = None
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,8 @@ class Record:
     ms: float
     gbps: float
     pct_of_peak: float | None
+    throughput: float | None = None  # items per second, for cases with ``items``
+    throughput_unit: str | None = None
 
 
 @dataclass(frozen=True)
@@ -387,4 +392,8 @@ def run_case(case: Case, device: torch.device, size: str, backends: list[str],
                 continue
             gbps = case.bytes_moved(inputs, direction) / ms / 1e6
             pct = 100 * gbps / peak_gbps if peak_gbps else None
-            yield Record(case.name, case.op, backend, direction, shape, dtype, ms, gbps, pct)
+            rate, unit = None, None
+            if case.items is not None:
+                what, count = case.items(inputs)
+                rate, unit = count / (ms / 1e3), f"{what}/s"
+            yield Record(case.name, case.op, backend, direction, shape, dtype, ms, gbps, pct, rate, unit)

@@ -76,6 +76,16 @@ def speedup(record: Record, baseline: str, records: list[Record]) -> float | Non
     return None
 
 
+def format_rate(r: Record) -> str:
+    """``1.23 G points/s`` (empty for records without a throughput)."""
+    if r.throughput is None:
+        return ""
+    for scale, prefix in ((1e9, "G"), (1e6, "M"), (1e3, "k"), (1.0, "")):
+        if r.throughput >= scale:
+            return f"{r.throughput / scale:.3g} {prefix} {r.throughput_unit}".replace("  ", " ")
+    return f"{r.throughput:.3g} {r.throughput_unit}"
+
+
 def format_shape(shape: dict) -> str:
     """``{"n_rays": 16384, ...}`` as ``"n_rays=16,384 ..."``."""
     return " ".join(f"{k}={v:,}" if isinstance(v, int) else f"{k}={v}" for k, v in shape.items())
@@ -94,7 +104,8 @@ def print_table(console: Console, env: dict, results: list[Result]) -> None:
                   caption="\n".join([peak, *(f"{c}: {s}" for c, s in shapes.items())]))
     for name in ("case", "direction", "backend"):
         table.add_column(name, no_wrap=True)
-    for name in ("ms", "GB/s", "% of peak", *(f"vs {b}" for b in bases)):
+    rates = any(r.throughput is not None for r in records)
+    for name in ("ms", "GB/s", "% of peak", *(["throughput"] if rates else []), *(f"vs {b}" for b in bases)):
         table.add_column(name, justify="right", no_wrap=True)
     skips = any(isinstance(r, Skip) for r in results)
     if skips:
@@ -107,12 +118,12 @@ def print_table(console: Console, env: dict, results: list[Result]) -> None:
             table.add_section()
         previous = r.case, r.direction
         if isinstance(r, Skip):
-            table.add_row(r.case, r.direction, r.backend, "skipped", "", "", *("" for _ in bases),
-                          r.reason, style="dim")
+            table.add_row(r.case, r.direction, r.backend, "skipped", "", "", *([""] if rates else []),
+                          *("" for _ in bases), r.reason, style="dim")
             continue
         pct = "" if r.pct_of_peak is None else f"{r.pct_of_peak:.1f}"
         table.add_row(r.case, r.direction, r.backend, f"{r.ms:.3f}", f"{r.gbps:.1f}", pct,
-                      *(_speedup_cell(speedup(r, b, records)) for b in bases),
+                      *([format_rate(r)] if rates else []), *(_speedup_cell(speedup(r, b, records)) for b in bases),
                       *([""] if skips else []))
     console.print(table)
 
@@ -151,13 +162,15 @@ def write_results(out_dir: Path, slug: str, env: dict, results: list[Result]) ->
 def markdown_table(env: dict, records: list[Record]) -> str:
     """The results as a Markdown table (what README.md shows), speedups derived from the records."""
     bases = baselines(records)
-    head = ["case", "direction", "backend", "ms", "GB/s", "% of peak", *(f"vs {b}" for b in bases)]
+    rates = any(r.throughput is not None for r in records)
+    head = ["case", "direction", "backend", "ms", "GB/s", "% of peak", *(["throughput"] if rates else []),
+            *(f"vs {b}" for b in bases)]
     lines = [f"Device: {env['device']} (torch {env['torch']}, git {env.get('git_sha') or '?'}, {env['date']})",
              "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     cases = list(dict.fromkeys(r.case for r in records))
     for r in sorted(records, key=lambda r: (cases.index(r.case), DIRECTIONS.index(r.direction))):
         cells = [r.case, r.direction, r.backend, f"{r.ms:.3f}", f"{r.gbps:.2f}",
-                 "" if r.pct_of_peak is None else f"{r.pct_of_peak:.1f}"]
+                 "" if r.pct_of_peak is None else f"{r.pct_of_peak:.1f}", *([format_rate(r)] if rates else [])]
         cells += ["" if (x := speedup(r, b, records)) is None else f"{x:.2f}x" for b in bases]
         lines.append("| " + " | ".join(cells) + " |")
     shapes = dict.fromkeys(f"{r.case}: {format_shape(r.shape)}" for r in records)
@@ -166,7 +179,7 @@ def markdown_table(env: dict, records: list[Record]) -> str:
 
 def _rounded(r: Record) -> Record:
     return dataclasses.replace(r, ms=_round(r.ms), gbps=_round(r.gbps),
-                               pct_of_peak=_round(r.pct_of_peak, 3))
+                               pct_of_peak=_round(r.pct_of_peak, 3), throughput=_round(r.throughput))
 
 
 def plot_speedups(path: Path, env: dict, records: list[Record], per_row: int = 12) -> None:

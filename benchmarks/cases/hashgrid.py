@@ -90,6 +90,7 @@ def _reference(x: Inputs) -> Outputs:
 
 CASES = [
     Case(name=f"hashgrid-{label}-{dname}", op="hash_grid_encode", make_inputs=_make_inputs(log2, dtype),
+         items=lambda x: ("points", x["x"].shape[0]),
          shape=_shape, bytes_moved=_bytes, fastgen=_fastgen, reference=_reference,
          differentiable=("table",))
     for log2, label in ((20, "1M"), (22, "4M"))

@@ -4,7 +4,8 @@ scene, and the occupancy-grid update.
 * Scene: a 128^3 grid over the cube [-1, 1]^3 with about 5 % of the cells occupied in blobs
   (thresholded smooth noise), 1 or 4 cascaded levels (level l covers [-2^l, 2^l]^3, each with its
   own ~5 % blobs); one pinhole camera (40 degree field of view) on the sphere of radius 4 looking
-  at the origin; ``render_step_size = sqrt(3) / 1024``; with ``cone_angle`` 0 or 1/256.
+  at the origin; ``render_step_size = sqrt(3) / 1024``; with ``cone_angle`` 0 or 1/256. Records
+  carry rays/s.
 * ``sampling`` cases time ``OccGridEstimator.sampling`` without ``sigma_fn`` (the marching
   itself): packed (two passes, one sync) and the sync-free batched form (``max_samples_per_ray``).
 * ``update`` times ``update_every_n_steps`` after warm-up (a quarter of the cells uniformly plus a
@@ -154,7 +155,7 @@ def _sampling_case(name: str, levels: int, cone: float, batched: bool = False) -
     baselines = {} if batched else {"nerfacc": Baseline("nerfacc", _sampling_nerfacc)}
     return Case(name=name, op="sampling", make_inputs=_sampling_inputs(levels, cone, batched), shape=_sampling_shape,
                 bytes_moved=_sampling_bytes, fastgen=_sampling_fastgen, reference=_sampling_reference,
-                baselines=baselines, no_compile=NO_COMPILE)
+                baselines=baselines, no_compile=NO_COMPILE, items=lambda x: ("rays", x["rays_o"].shape[0]))
 
 
 # ---------------------------------------------------------------------------- update
@@ -191,6 +192,8 @@ def _update_run(x: Inputs, backend: str) -> Outputs:
 
 CASES = [
     _sampling_case("occgrid_sampling-L1", 1, 0.0),
+    _sampling_case("occgrid_sampling-L1-cone", 1, CONE),
+    _sampling_case("occgrid_sampling-L4", 4, 0.0),
     _sampling_case("occgrid_sampling-L4-cone", 4, CONE),
     _sampling_case("occgrid_sampling-L1-syncfree", 1, 0.0, batched=True),
     _sampling_case("occgrid_sampling-L4-cone-syncfree", 4, CONE, batched=True),

@@ -129,9 +129,21 @@ struct TraverseArgs {
   int64_t n_out;               // kPacked: N; kBatched: K = max samples per ray
 };
 
+// Per-ray constants of the DDA. `enter`/`leave` cache, for the first kCachedBoxes boxes, the span
+// of the ray inside the box grown by the margin: lookups then stop at a box that takes precedence
+// without a slab test each (the ray's spans do not depend on where along it the lookup is).
+constexpr int kCachedBoxes = 8;
+
 template <typename T> struct Ray {
-  T o[3], d[3];
+  T o[3], d[3], inv_d[3];  // inv_d: 1 / d (0 where d = 0), only for the conservative exits
+  T scale;                 // |o|_1, the magnitude the margins scale with
+  T enter[kCachedBoxes], leave[kCachedBoxes];
 };
+
+template <typename T> FG_HOST_DEVICE T box_grow(const T* b, T scale) {
+  return static_cast<T>(kMargin) * (scale + fg_abs(b[0]) + fg_abs(b[3]) + fg_abs(b[1]) + fg_abs(b[4]) +
+                                    fg_abs(b[2]) + fg_abs(b[5]));
+}
 
 // The cell region containing the point at parameter t: whether it is occupied and a parameter
 // `safe` such that every point of the ray in [t, safe) lies in the same region (the same cell of
@@ -149,17 +161,20 @@ FG_HOST_DEVICE bool lookup(const TraverseArgs& a, const Ray<T>& ray, T t, T& saf
       level = l;
   }
   const T margin = static_cast<T>(kMargin);
-  const T scale = fg_abs(ray.o[0]) + fg_abs(ray.o[1]) + fg_abs(ray.o[2]);
+  const T scale = ray.scale;
   safe = fg_inf<T>();
   // A grid that takes precedence (every one if the point is in no box) may be entered later:
   // stop at its entry, computed on the box grown by the margin.
   const int64_t before = level < 0 ? a.n_levels : level;
   for (int64_t l = 0; l < before; ++l) {
-    const T* b = boxes + 6 * l;
-    const T grow = margin * (scale + fg_abs(b[0]) + fg_abs(b[3]) + fg_abs(b[1]) + fg_abs(b[4]) +
-                             fg_abs(b[2]) + fg_abs(b[5]));
     T t0, t1;
-    slab(ray.o, ray.d, b, grow, t0, t1);
+    if (l < kCachedBoxes) {
+      t0 = ray.enter[l];
+      t1 = ray.leave[l];
+    } else {
+      const T* b = boxes + 6 * l;
+      slab(ray.o, ray.d, b, box_grow(b, scale), t0, t1);
+    }
     if (t1 >= t0 && t1 > t) safe = fg_min(safe, t0);
   }
   if (level < 0) return false;
@@ -178,7 +193,7 @@ FG_HOST_DEVICE bool lookup(const TraverseArgs& a, const Ray<T>& ray, T t, T& saf
       const T face = ray.d[c] > T(0)
                          ? b[c] + ext * (static_cast<T>(i + 1) / static_cast<T>(res[c])) - delta
                          : b[c] + ext * (static_cast<T>(i) / static_cast<T>(res[c])) + delta;
-      safe = fg_min(safe, (face - ray.o[c]) / ray.d[c]);
+      safe = fg_min(safe, (face - ray.o[c]) * ray.inv_d[c]);  // rounding far inside the margin
     }
   }
   const int64_t cell = ((level * a.res_x + idx[0]) * a.res_y + idx[1]) * a.res_z + idx[2];
@@ -199,8 +214,12 @@ FG_HOST_DEVICE int64_t march_ray(const TraverseArgs& a, int64_t r, Emit&& emit) 
   for (int c = 0; c < 3; ++c) {
     ray.o[c] = static_cast<const T*>(a.rays_o)[3 * r + c];
     ray.d[c] = static_cast<const T*>(a.rays_d)[3 * r + c];
+    ray.inv_d[c] = ray.d[c] != T(0) ? T(1) / ray.d[c] : T(0);
   }
+  ray.scale = fg_abs(ray.o[0]) + fg_abs(ray.o[1]) + fg_abs(ray.o[2]);
   const T* boxes = static_cast<const T*>(a.aabbs);
+  for (int64_t l = 0; l < a.n_levels && l < kCachedBoxes; ++l)
+    slab(ray.o, ray.d, boxes + 6 * l, box_grow(boxes + 6 * l, ray.scale), ray.enter[l], ray.leave[l]);
   T t_lo = fg_inf<T>(), t_hi = -fg_inf<T>();
   for (int64_t l = 0; l < a.n_levels; ++l) {
     T t0, t1;
@@ -266,6 +285,7 @@ template <typename T> FG_HOST_DEVICE void traverse_ray(const TraverseArgs& a, in
   } else if (a.mode == kPacked) {
     int64_t s, e;
     segment_bounds(a.packed_info, r, a.n_out, s, e);
+    if (s == e) return;  // no samples reserved (most rays of a sparse grid): nothing to march
     T* t0 = static_cast<T*>(a.t_starts);
     T* t1 = static_cast<T*>(a.t_ends);
     int64_t* ids = a.ray_indices;
