@@ -25,7 +25,7 @@ def test_bench(benchmark, smoke_inputs, case, backend, direction):
         pytest.skip(reason)
     inputs = smoke_inputs(case)
     problem = harness.mismatch(harness.forward_fn(case, backend)(inputs),
-                               harness.expected_outputs(case, inputs))
+                               harness.expected_outputs(case, inputs), harness.check_rtol(case, backend))
     assert problem is None, problem
     benchmark.group = f"{case.name} {direction}"
     benchmark(harness.synchronized(harness.make_step(case, backend, direction, inputs), DEVICE))
