@@ -223,6 +223,26 @@ FG_HOST_DEVICE void upfirdn2d_tile_load(const Upfirdn2dArgs& a, const Upfirdn2dT
   }
 }
 
+// Output q of tile t (plane-major, row-major over the tile's th x tw outputs): its plane and
+// position in the tile, and its flat index in y, or out = -1 past the image's edge.
+struct Upfirdn2dTileItem {
+  int pl, ly, lx;
+  int64_t out;
+};
+
+FG_HOST_DEVICE Upfirdn2dTileItem upfirdn2d_tile_item(const Upfirdn2dArgs& a, const Upfirdn2dTile& g,
+                                                     const Upfirdn2dTileOrigin& o, int q) {
+  Upfirdn2dTileItem it;
+  const int per_tile_plane = g.th * g.tw;
+  it.pl = q / per_tile_plane;
+  const int r = q - it.pl * per_tile_plane;
+  it.ly = r / g.tw;
+  it.lx = r - it.ly * g.tw;
+  const int64_t oy = o.oy0 + it.ly, ox = o.ox0 + it.lx;
+  it.out = oy < a.out_h && ox < a.out_w ? ((o.p0 + it.pl) * a.out_h + oy) * a.out_w + ox : -1;
+  return it;
+}
+
 // Phase 2: tile t's outputs from the scratch buffer; consecutive threads write consecutive
 // output columns (coalesced). UP / DOWN / KSIZE > 0 fix those at compile time as in
 // upfirdn2d_pixel; the tap counts are then constants (KSIZE is a multiple of UP in every fast
@@ -240,10 +260,9 @@ FG_HOST_DEVICE void upfirdn2d_tile_compute(const Upfirdn2dArgs& a, const Upfirdn
   const int per_plane = g.in_th * g.in_tw, per_tile_plane = g.th * g.tw;
   T* y = static_cast<T*>(a.y);
   for (int q = tid; q < o.np * per_tile_plane; q += n_threads) {
-    const int pl = q / per_tile_plane, r = q - pl * per_tile_plane;
-    const int ly = r / g.tw, lx = r - ly * g.tw;
-    const int64_t oy = o.oy0 + ly, ox = o.ox0 + lx;
-    if (oy >= a.out_h || ox >= a.out_w) continue;
+    const Upfirdn2dTileItem it = upfirdn2d_tile_item(a, g, o, q);
+    if (it.out < 0) continue;
+    const int pl = it.pl, ly = it.ly, lx = it.lx;
     // Zero-inserted row of tap i, relative to the window: rel_y + i (>= 0 from the first tap on).
     const int rel_y = ly * down_y + o.off_y, rel_x = lx * down_x + o.off_x;
     const int i0 = first_tap(rel_y, up_y), j0 = first_tap(rel_x, up_x);
@@ -259,7 +278,7 @@ FG_HOST_DEVICE void upfirdn2d_tile_compute(const Upfirdn2dArgs& a, const Upfirdn
       FG_UNROLL
       for (int tj = 0; tj < n_j; ++tj) acc += row[tj] * krow[tj * up_x];
     }
-    y[((o.p0 + pl) * a.out_h + oy) * a.out_w + ox] = Cvt<T>::store(acc);
+    y[it.out] = Cvt<T>::store(acc);
   }
 }
 
@@ -303,10 +322,9 @@ FG_HOST_DEVICE void upfirdn2d_tile_vpass(const Upfirdn2dArgs& a, const Upfirdn2d
   const A* mid = s + kh + g.tp * g.in_th * g.in_tw;
   T* y = static_cast<T*>(a.y);
   for (int q = tid; q < o.np * per_tile_plane; q += n_threads) {
-    const int pl = q / per_tile_plane, r = q - pl * per_tile_plane;
-    const int ly = r / g.tw, lx = r - ly * g.tw;
-    const int64_t oy = o.oy0 + ly, ox = o.ox0 + lx;
-    if (oy >= a.out_h || ox >= a.out_w) continue;
+    const Upfirdn2dTileItem it = upfirdn2d_tile_item(a, g, o, q);
+    if (it.out < 0) continue;
+    const int pl = it.pl, ly = it.ly, lx = it.lx;
     const int rel_y = ly * down_y + o.off_y;
     const int i0 = first_tap(rel_y, up_y);
     const int n_i = kFixedTaps ? kFixedTaps : (kh - i0 + up_y - 1) / up_y;
@@ -315,7 +333,7 @@ FG_HOST_DEVICE void upfirdn2d_tile_vpass(const Upfirdn2dArgs& a, const Upfirdn2d
     A acc = A(0);
     FG_UNROLL
     for (int ti = 0; ti < n_i; ++ti) acc += m[ti * g.tw] * k[ti * up_y];
-    y[((o.p0 + pl) * a.out_h + oy) * a.out_w + ox] = Cvt<T>::store(acc);
+    y[it.out] = Cvt<T>::store(acc);
   }
 }
 
