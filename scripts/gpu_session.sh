@@ -3,7 +3,7 @@
 #   Carry .whl (pybind11, nerfacc 0.5.3 and any missing test deps as wheels) and run from the repo root:
 #   bash scripts/gpu_session.sh [all|test|memcheck|bench]
 # A device call is limited to 10 minutes: run the stages as three calls on the warm machine
-# (`test`, then `memcheck`, then `bench`; each reinstalls in seconds since the build is kept),
+# (`test`, then `memcheck`, then `bench`; the build outputs stay on a warm machine between calls),
 # and fetch $OUT (logs, benchmarks/results/<device>.*) after each.
 # Results land in benchmarks/results/ and, when $OUT is set, logs and results are copied there.
 set -uo pipefail
