@@ -170,3 +170,23 @@ def test_mark_invisible_cells():
     assert torch.equal(est.binaries, est.occs.view(1, 4, 4, 4) >= 0)
     est.update_every_n_steps(0, lambda x: torch.ones(x.shape[0]))
     assert bool((est.occs.view(4, 4, 4)[0] == -1).all())  # invisible cells are never updated
+
+
+def test_schedule_draws_are_the_documented_ones():
+    """After warm-up, per level: cells // 4 uniform draws, then cells // 4 draws among the occupied
+    cells (in flat order), both from the generator in that order."""
+    est = OccGridEstimator([-1, -1, -1, 1, 1, 1], resolution=8, levels=2)
+    est.binaries.copy_(torch.rand(2, 8, 8, 8, generator=torch.Generator().manual_seed(7)) < 0.6)
+    got = est._cells(1000, 256, torch.Generator().manual_seed(11))
+    g = torch.Generator().manual_seed(11)
+    n = 8**3 // 4
+    for lvl, idx in got:
+        uniform = torch.randint(8**3, (n,), generator=g)
+        occupied = torch.nonzero(est.binaries[lvl].flatten())[:, 0]
+        assert occupied.numel() > n
+        picked = occupied[torch.randint(occupied.numel(), (n,), generator=g)]
+        assert torch.equal(idx, torch.cat([uniform, picked])), lvl
+    few = OccGridEstimator([-1, -1, -1, 1, 1, 1], resolution=8)
+    few.binaries[0, 1, 2, 3] = True  # fewer occupied cells than cells // 4: all of them, once
+    idx = few._cells(1000, 256, torch.Generator().manual_seed(0))[0][1]
+    assert idx.numel() == n + 1 and int(idx[-1]) == (1 * 8 + 2) * 8 + 3
