@@ -60,8 +60,6 @@ def test_tile_edges(kernel_backend, device, gen, case):
 def test_fast_paths_on_many_tiles(kernel_backend, device, gen, dtype, taps, up, down):
     """The compile-time StyleGAN paths on outputs spanning several tiles with partial edge tiles
     and several planes, and on a tiny image that packs planes into one block."""
-    if kernel_backend == "triton" and dtype == torch.float64:
-        pytest.skip("the interpreter is slow; float32 covers the Triton wiring")
     f = gan.setup_filter(torch.rand(taps, generator=gen) + 0.1, separable=taps == 12).to(device)
     pad = [taps // 2 + up - 1, taps // 2 - 1 + up - 1, taps // 2 + up - 1, taps // 2 - 1 + up - 1]
     for shape in ((1, 3, 35, 70), (4, 20, 3, 5)):
@@ -75,8 +73,6 @@ def test_fast_paths_on_many_tiles(kernel_backend, device, gen, dtype, taps, up, 
 def test_large_filters(kernel_backend, device, gen, dtype):
     """Filters that shrink the tile below 32x32 to fit the scratch (40x40 taps in float64) and
     one too large for any tile (90x90: the direct path)."""
-    if kernel_backend == "triton":
-        pytest.skip("the interpreter is slow on large filters; test_matches_reference covers Triton")
     acc_bytes = 8 if dtype == torch.float64 else 4
     for taps, shape, pad, tiled in ((40, (1, 2, 75, 72), [3, 5, 2, 4], True),
                                     (90, (1, 1, 70, 75), [12, 10, 15, 9], False)):
