@@ -38,6 +38,19 @@ def _locate(x_ptr, n, n_ok, res, d: tl.constexpr, D: tl.constexpr):
 
 
 @triton.jit
+def _locate_point(x_ptr, n, n_ok, res, D: tl.constexpr):
+    """_locate along every dimension: (cell, frac, inside) for d = 0, 1, 2 (d = 2 repeats d = 0,
+    unused, when D == 2)."""
+    c0, f0, in0 = _locate(x_ptr, n, n_ok, res, 0, D)
+    c1, f1, in1 = _locate(x_ptr, n, n_ok, res, 1, D)
+    if D == 3:
+        c2, f2, in2 = _locate(x_ptr, n, n_ok, res, 2, D)
+    else:
+        c2, f2, in2 = c0, f0, in0
+    return c0, f0, in0, c1, f1, in1, c2, f2, in2
+
+
+@triton.jit
 def _row(c0, c1, c2, stride, mask, D: tl.constexpr):
     """Row of corner (c0, c1, c2) in a level's slice: dense when stride > 0, else hashed."""
     dense = c0 + c1 * stride
@@ -68,12 +81,7 @@ def _forward_kernel(x_ptr, table_ptr, out_ptr, info_ptr, n_points, n_levels, tab
     n_ok = n < n_points
     res = tl.load(info_ptr + 2 * level)
     stride = tl.load(info_ptr + 2 * level + 1)
-    c0, f0, _ = _locate(x_ptr, n, n_ok, res, 0, D)
-    c1, f1, _ = _locate(x_ptr, n, n_ok, res, 1, D)
-    if D == 3:
-        c2, f2, _ = _locate(x_ptr, n, n_ok, res, 2, D)
-    else:
-        c2, f2 = c0, f0  # unused
+    c0, f0, _, c1, f1, _, c2, f2, _ = _locate_point(x_ptr, n, n_ok, res, D)
     feat = tl.arange(0, F)[None, :]
     base = table_ptr + level * table_size * F + feat
     mask = (table_size - 1).to(tl.uint32)
@@ -98,12 +106,7 @@ def _backward_table_kernel(x_ptr, grad_out_ptr, grad_table_ptr, info_ptr, n_poin
     g = tl.load(grad_out_ptr + (n[:, None] * n_levels + level) * F + feat, mask=n_ok[:, None],
                 other=0.0)
     live = n_ok[:, None] & (g != 0.0)  # a zero gradient adds nothing: skip its atomics
-    c0, f0, _ = _locate(x_ptr, n, n_ok, res, 0, D)
-    c1, f1, _ = _locate(x_ptr, n, n_ok, res, 1, D)
-    if D == 3:
-        c2, f2, _ = _locate(x_ptr, n, n_ok, res, 2, D)
-    else:
-        c2, f2 = c0, f0  # unused
+    c0, f0, _, c1, f1, _, c2, f2, _ = _locate_point(x_ptr, n, n_ok, res, D)
     base = grad_table_ptr + level * table_size * F + feat
     mask = (table_size - 1).to(tl.uint32)
     for corner in tl.static_range(1 << D):
@@ -128,12 +131,7 @@ def _backward_x_kernel(x_ptr, table_ptr, grad_out_ptr, grad_x_ptr, info_ptr, n_p
         level = tl.cast(lvl, tl.int64)  # level * table_size * F may pass 2^31
         res = tl.load(info_ptr + 2 * level)
         stride = tl.load(info_ptr + 2 * level + 1)
-        c0, f0, in0 = _locate(x_ptr, n, n_ok, res, 0, D)
-        c1, f1, in1 = _locate(x_ptr, n, n_ok, res, 1, D)
-        if D == 3:
-            c2, f2, in2 = _locate(x_ptr, n, n_ok, res, 2, D)
-        else:
-            c2, f2, in2 = c0, f0, in0  # unused
+        c0, f0, in0, c1, f1, in1, c2, f2, in2 = _locate_point(x_ptr, n, n_ok, res, D)
         g = tl.load(grad_out_ptr + (n[:, None] * n_levels + level) * F + feat, mask=n_ok[:, None],
                     other=0.0) * res.to(cdt)
         base = table_ptr + level * table_size * F + feat
