@@ -62,12 +62,7 @@ def _check_in_order(op, name, info, n, exact=False):
 
 def _check_sorted(op, name, vals, rays=None):
     """Values must be non-decreasing along the last dim (batched) or within each ray (packed)."""
-    if not V.data_checks_enabled(vals.device) or vals.shape[-1] < 2:
-        return
-    step = vals[..., 1:] < vals[..., :-1]
-    if rays is not None:
-        step = step & (rays[1:] == rays[:-1])
-    if bool(step.any()):
+    if V.data_checks_enabled(vals.device) and C.unsorted(vals, rays):
         raise ValueError(f"{op}: {name} must be sorted (non-decreasing) within each ray")
 
 

@@ -32,7 +32,9 @@ def raise_pdf_error(bits: int) -> None:
         raise ValueError("sample_pdf: weights must be >= 0 and not NaN")
 
 
-def _unsorted(vals: torch.Tensor, rays: torch.Tensor | None) -> bool:
+def unsorted(vals: torch.Tensor, rays: torch.Tensor | None = None) -> bool:
+    """Whether vals decrease somewhere along the last dim (batched) or within a ray (packed: the
+    ray of each entry given)."""
     if vals.shape[-1] < 2:
         return False
     step = vals[..., 1:] < vals[..., :-1]
@@ -44,7 +46,7 @@ def _unsorted(vals: torch.Tensor, rays: torch.Tensor | None) -> bool:
 def merge_error_bits(a, b, a_rays=None, b_rays=None) -> int:
     """Bits for a / b not sorted along the last dim (batched) or within each ray (packed: the ray
     of each entry given)."""
-    return (A_NOT_SORTED if _unsorted(a, a_rays) else 0) | (B_NOT_SORTED if _unsorted(b, b_rays) else 0)
+    return (A_NOT_SORTED if unsorted(a, a_rays) else 0) | (B_NOT_SORTED if unsorted(b, b_rays) else 0)
 
 
 def raise_merge_error(bits: int) -> None:
