@@ -39,6 +39,17 @@ struct SamplePdfArgs {
   double eps;
 };
 
+// The data checks of one ray: bins non-decreasing, weights >= 0 and not NaN (SamplePdfError bits).
+template <typename T> FG_HOST_DEVICE void sample_pdf_check_ray(const T* bins, const T* w, int64_t B, int* error) {
+  using A = acc_t<T>;
+  int bits = 0;
+  for (int64_t j = 0; j < B; ++j) {
+    bits |= static_cast<A>(w[j]) >= A(0) ? 0 : kBadWeights;  // NaN compares false
+    bits |= static_cast<A>(bins[j + 1]) < static_cast<A>(bins[j]) ? kBinsDecreasing : 0;
+  }
+  if (bits != 0) set_error_bits(error, bits);
+}
+
 // Walks the CDF of the piecewise-constant pdf (weights + eps, normalised; cdf[0] = 0, cdf[B] = 1) and the
 // sorted u together, in O(B + n): for each u, count = #{j : cdf[j+1] <= u} (searchsorted right,
 // minus the leading 0), below = count, above = min(count + 1, B), and the sample interpolates
@@ -55,14 +66,7 @@ template <typename T> FG_HOST_DEVICE void sample_pdf_ray(const SamplePdfArgs& a,
   const T* u = static_cast<const T*>(a.u) + r * a.u_stride;
   const bool backward = a.samples == nullptr;
   const A eps = static_cast<A>(a.eps);
-  if (a.error != nullptr) {
-    int bits = 0;
-    for (int64_t j = 0; j < B; ++j) {
-      bits |= static_cast<A>(w[j]) >= A(0) ? 0 : kBadWeights;  // NaN compares false
-      bits |= static_cast<A>(bins[j + 1]) < static_cast<A>(bins[j]) ? kBinsDecreasing : 0;
-    }
-    if (bits != 0) set_error_bits(a.error, bits);
-  }
+  if (a.error != nullptr) sample_pdf_check_ray(bins, w, B, a.error);
   A total = 0;
   for (int64_t j = 0; j < B; ++j) total += static_cast<A>(w[j]) + eps;
   const A inv = A(1) / total;
