@@ -163,9 +163,12 @@ template <typename T> FG_HOST_DEVICE void sample_pdf_grad_ray(const SamplePdfGra
 }
 
 // ---------------------------------------------------------------------------------------------
-// searchsorted of packed values in their ray's packed sorted sequence (nerfacc's definition):
-// right = clamp(upper_bound, s + 1, e - 1), left = right - 1, both clamped into [s, e) when the
-// ray has fewer than two entries. Indices are global (into the flat sequence).
+// searchsorted of packed values in their ray's packed sorted sequence (nerfacc's definition): over the
+// ray's segment [s, e), p = upper_bound(seq, s, e - 1, v) (the first index in [s, e - 1) whose
+// entry is > v, else e - 1: the LAST entry is never searched), ids_left = clamp(p - 1, s, e - 1),
+// ids_right = clamp(p, s, e - 1) (clamp(x, s, e - 1) = max(min(x, e - 1), s)). So a value below the
+// ray's first entry gets (s, s), one at or above its second-to-last (e - 2, e - 1), and an empty ray
+// (s, s). Indices are global (into the flat sequence).
 struct SearchsortedArgs {
   const void* seq;             // (N,) sorted within each ray
   const int64_t* seq_info;     // (R, 2)
@@ -177,7 +180,7 @@ struct SearchsortedArgs {
   int dtype;
 };
 
-// First index in [s, e) whose entry is > v (strict = false) or >= v (strict = true).
+// First index in [s, e) whose entry is > v (strict = false) or >= v (strict = true); s if e <= s.
 template <typename T, typename A>
 FG_HOST_DEVICE int64_t bound_in(const T* x, int64_t s, int64_t e, A v, bool strict) {
   while (s < e) {
@@ -188,18 +191,21 @@ FG_HOST_DEVICE int64_t bound_in(const T* x, int64_t s, int64_t e, A v, bool stri
   return s;
 }
 
+// max(min(i, e - 1), s): nerfacc's clamp of an index into the segment [s, e) (s when it is empty).
+FG_HOST_DEVICE int64_t clamp_to_segment(int64_t i, int64_t s, int64_t e) {
+  i = i > e - 1 ? e - 1 : i;
+  return i < s ? s : i;
+}
+
 template <typename T> FG_HOST_DEVICE void searchsorted_value(const SearchsortedArgs& a, int64_t i) {
   using A = acc_t<T>;
   const int64_t r = a.value_rays[i];
   int64_t s = 0, e = 0;
   if (r >= 0 && r < a.n_rays) segment_bounds(a.seq_info, r, a.n_seq, s, e);
-  const int64_t ub = bound_in(static_cast<const T*>(a.seq), s, e,
-                              static_cast<A>(static_cast<const T*>(a.values)[i]), false);
-  int64_t right = ub < s + 1 ? s + 1 : ub;
-  right = right > e - 1 ? e - 1 : right;
-  right = right < s ? s : right;
-  a.ids_left[i] = right - 1 < s ? s : right - 1;
-  a.ids_right[i] = right;
+  const int64_t p = bound_in(static_cast<const T*>(a.seq), s, e - 1,
+                             static_cast<A>(static_cast<const T*>(a.values)[i]), false);
+  a.ids_left[i] = clamp_to_segment(p - 1, s, e);
+  a.ids_right[i] = clamp_to_segment(p, s, e);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
-"""searchsorted and importance_sampling on packed and batched rays: against the float64 reference
-and nerfacc's documented examples; segments are never left; stratified mode reproducible."""
+"""searchsorted and importance_sampling on packed and batched rays: searchsorted pinned to nerfacc 0.5's
+definition (hand-computed values, a scalar transcription of nerfacc's kernel), against the float64
+reference; segments are never left; stratified mode reproducible."""
 from __future__ import annotations
 
 import pytest
@@ -11,7 +12,44 @@ from tests.conftest import assert_close_rel
 from tests.sample._helpers import packed_sorted, sorted_rows
 
 
+# ---------------------------------------------------------------------------- nerfacc's definition, one value at a time
+def _upper_bound_before_last(seq, s, e, v):
+    """First index in [s, e - 1) whose entry is > v, else e - 1 (nerfacc never searches the last entry)."""
+    return next((i for i in range(s, e - 1) if seq[i] > v), e - 1)
+
+
+def _clamp(i, s, e):
+    return max(min(i, e - 1), s)
+
+
+def _nerfacc_searchsorted(seq, info, values, value_rays):
+    left, right = [], []
+    for v, r in zip(values.tolist(), value_rays.tolist()):
+        s, e = int(info[r, 0]), int(info[r, 0] + info[r, 1])
+        p = _upper_bound_before_last(seq.tolist(), s, e, v)
+        left.append(_clamp(p - 1, s, e))
+        right.append(_clamp(p, s, e))
+    return torch.tensor(left), torch.tensor(right)
+
+
+# ---------------------------------------------------------------------------- searchsorted
+def test_searchsorted_nerfacc_values(backend, device):
+    """Hand-worked: values below, inside and above a ray's range, one-entry and empty rays."""
+    seq = RayIntervals(vals=torch.tensor([0., 1., 0., 1., 2., 5.]).to(device),
+                       packed_info=torch.tensor([[0, 2], [2, 3], [5, 1], [6, 0]]).to(device))
+    v = torch.tensor([-1., 0., .5, 1., 2., -1., .5, 1.5, 2., 3., 4., 6., 1.])
+    vals = RaySamples(vals=v.to(device), packed_info=torch.tensor([[0, 5], [5, 5], [10, 2], [12, 1]]).to(device))
+    left, right = searchsorted(seq, vals, backend=backend)
+    assert left.tolist() == [0, 0, 0, 0, 0, 2, 2, 3, 3, 3, 5, 5, 6]
+    assert right.tolist() == [0, 1, 1, 1, 1, 2, 3, 4, 4, 4, 5, 5, 6]
+    # the brief's check: ray [0, 1], value -1 -> (0, 0)
+    one = searchsorted(RayIntervals(vals=torch.tensor([[0., 1.]]).to(device)),
+                       RaySamples(vals=torch.tensor([[-1.]]).to(device)), backend=backend)
+    assert [x.item() for x in one] == [0, 0]
+
+
 def test_nerfacc_examples(backend, device):
+    """nerfacc's documented examples."""
     seq = RayIntervals(vals=torch.tensor([0., 1., 0., 1., 2.]).to(device),
                        packed_info=torch.tensor([[0, 2], [2, 3]]).to(device))
     vals = RaySamples(vals=torch.tensor([0.5, 1.5, 2.5]).to(device),
@@ -32,26 +70,30 @@ def test_packed_searchsorted_matches_reference(backend, device, gen):
                                RaySamples(vals=vals.to(device), packed_info=val_info.to(device)), backend=backend)
     exp_l, exp_r = reference.searchsorted(seq.double(), seq_info, vals.double(), val_rays)
     assert torch.equal(left.cpu(), exp_l) and torch.equal(right.cpu(), exp_r)
+    assert all(torch.equal(a, b) for a, b in zip((exp_l, exp_r), _nerfacc_searchsorted(seq, seq_info, vals, val_rays)))
     # never outside the value's own ray segment
     s, e = seq_info[val_rays, 0], seq_info[val_rays, 0] + seq_info[val_rays, 1]
     nonempty = e > s
     assert bool(((left.cpu() >= s) & (right.cpu() >= s) & ((right.cpu() < e) | ~nonempty)).all())
-    # and it is the clamped torch.searchsorted where the ray has >= 2 entries
+    # and it is torch.searchsorted capped below the last entry where the ray has >= 2 entries
     for r in range(seq_info.shape[0]):
         sr, cr = int(seq_info[r, 0]), int(seq_info[r, 1])
         sel = val_rays == r
         if cr >= 2 and bool(sel.any()):
-            ub = torch.searchsorted(seq[sr:sr + cr], vals[sel], right=True).clamp(1, cr - 1) + sr
-            assert torch.equal(right.cpu()[sel], ub)
+            p = torch.searchsorted(seq[sr:sr + cr], vals[sel], right=True).clamp(max=cr - 1)
+            assert torch.equal(right.cpu()[sel], p + sr)
+            assert torch.equal(left.cpu()[sel], (p - 1).clamp(min=0) + sr)
 
 
 def test_batched_searchsorted(backend, device, gen):
     seq = sorted_rows((4, 9), gen)
     vals = torch.rand((4, 6), generator=gen) * 1.2 - 0.1
+    vals[:, 0] = seq[:, 0] - 0.5  # below every ray: (0, 0)
     left, right = searchsorted(RayIntervals(vals=seq.to(device)), RaySamples(vals=vals.to(device)),
                                backend=backend)
-    ub = torch.searchsorted(seq, vals, right=True).clamp(1, 8)
-    assert torch.equal(right.cpu(), ub) and torch.equal(left.cpu(), ub - 1)
+    p = torch.searchsorted(seq, vals, right=True).clamp(max=8)
+    assert torch.equal(right.cpu(), p) and torch.equal(left.cpu(), (p - 1).clamp(min=0))
+    assert bool((left[:, 0] == 0).all() and (right[:, 0] == 0).all())
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])

@@ -157,13 +157,18 @@ def _packing(op, name, x, n_rays=None):
 
 
 def searchsorted(sorted_sequence, values, backend="auto"):
-    """nerfacc's searchsorted on batched or packed rays: for each value, the indices of the
-    sequence entries around it within the value's own ray, such that
+    """nerfacc's searchsorted on batched or packed rays: for each value ``v``, the indices of the
+    sequence entries around it within the value's own ray. Over the ray's segment ``[s, e)`` of
+    the sequence, as nerfacc 0.5 defines it::
 
-    ``seq[ids_left] <= v < seq[ids_right]``, with ``ids_right = clamp(upper_bound(v), s + 1, e - 1)``
-    and ``ids_left = ids_right - 1`` over the ray's segment ``[s, e)`` of the sequence (values
-    outside the ray's range get the first or last interval; a ray with fewer than two entries
-    gets its first entry, or ``s`` when empty). Never reads outside the value's ray.
+        p         = upper_bound(seq, s, e - 1, v)    # first index in [s, e - 1) with seq > v, else e - 1
+        ids_left  = max(min(p - 1, e - 1), s)
+        ids_right = max(min(p, e - 1), s)
+
+    The ray's last entry is never searched, so ``seq[ids_left] <= v < seq[ids_right]`` inside the
+    ray's range; a value at or above its second-to-last entry gets ``(e - 2, e - 1)``, one below
+    its first entry ``(s, s)``, and every value of a one-entry ray ``(s, s)``, of an empty ray
+    ``(s, s)`` as well. Never reads outside the value's ray.
 
     Args:
         sorted_sequence: :class:`RayIntervals` (or RaySamples), ``vals`` ``(n_rays, S)`` or
@@ -181,6 +186,8 @@ def searchsorted(sorted_sequence, values, backend="auto"):
         ...                    packed_info=torch.tensor([[0, 2], [2, 3]]))
         >>> vals = RaySamples(vals=torch.tensor([0.5, 1.5, 2.5]), packed_info=torch.tensor([[0, 1], [1, 2]]))
         >>> fastgen.nerf.searchsorted(seq, vals)   # (tensor([0, 3, 3]), tensor([1, 4, 4]))
+        >>> below = RaySamples(vals=torch.tensor([-1.]), packed_info=torch.tensor([[0, 1], [1, 0]]))
+        >>> fastgen.nerf.searchsorted(seq, below)  # (tensor([0]), tensor([0]))
     """
     op = "searchsorted"
     seq_info, seq_rays, seq_row = _packing(op, "sorted_sequence", sorted_sequence)

@@ -50,20 +50,32 @@ def _upper_bounds(seq, seq_rays, values, value_rays):
     return at[n:]
 
 
-def searchsorted(seq, seq_info, values, value_rays):
-    """nerfacc's searchsorted on packed data: global (ids_left, ids_right), see ``fastgen.searchsorted``."""
+def _upper_bounds_before_last(seq, seq_info, values, value_rays):
+    """nerfacc's ``upper_bound(seq, s, e - 1, v)`` of each value in its ray's segment ``[s, e)``: the
+    first index in ``[s, e - 1)`` (the ray's LAST entry excluded) whose entry is > v, else ``e - 1``;
+    that is the upper bound over the whole segment capped at ``e - 1``. Returns ``(p, s, e)``; a
+    value of no ray (or of an empty ray) gets an empty segment."""
     n_rays = seq_info.shape[0]
-    if n_rays == 0:
-        z = torch.zeros_like(value_rays)
-        return z, z
     ok = (value_rays >= 0) & (value_rays < n_rays)
-    r = value_rays.clamp(0, n_rays - 1)
+    r = value_rays.clamp(0, max(n_rays - 1, 0))
     s = torch.where(ok, seq_info[r, 0], 0)
     e = torch.where(ok, seq_info[r, 0] + seq_info[r, 1], 0)
     ub = _upper_bounds(seq, _rays_of(seq_info, seq.shape[0]), values, torch.where(ok, value_rays, -1))
-    right = torch.maximum(torch.minimum(torch.maximum(ub, s + 1), e - 1), s)
-    left = torch.maximum(right - 1, s)
-    return left, right
+    return torch.minimum(ub, e - 1), s, e
+
+
+def _clamp_to_segment(i, s, e):
+    """nerfacc's ``max(min(i, e - 1), s)``: an index clamped into ``[s, e)`` (``s`` when empty)."""
+    return torch.maximum(torch.minimum(i, e - 1), s)
+
+
+def searchsorted(seq, seq_info, values, value_rays):
+    """nerfacc's searchsorted on packed data: global (ids_left, ids_right), see ``fastgen.searchsorted``."""
+    if seq_info.shape[0] == 0:
+        z = torch.zeros_like(value_rays)
+        return z, z
+    p, s, e = _upper_bounds_before_last(seq, seq_info, values, value_rays)
+    return _clamp_to_segment(p - 1, s, e), _clamp_to_segment(p, s, e)
 
 
 def inverse_cdf(t, cdf, info, u, u_rays):

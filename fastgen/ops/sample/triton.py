@@ -124,6 +124,12 @@ def sample_pdf_backward(bins, weights, u, grad, below, frac, eps: float):
 
 # ---------------------------------------------------------------------------- searchsorted / inverse CDF
 @triton.jit
+def _clamp_to_segment(i, s, e):
+    """max(min(i, e - 1), s): nerfacc's clamp of an index into [s, e) (s when it is empty)."""
+    return tl.maximum(tl.minimum(i, e - 1), s)
+
+
+@triton.jit
 def _searchsorted_kernel(seq_ptr, info_ptr, v_ptr, rays_ptr, left_ptr, right_ptr, n_seq, n_values, n_rays,
                          NITER: tl.constexpr, BLOCK: tl.constexpr):
     i = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
@@ -131,10 +137,9 @@ def _searchsorted_kernel(seq_ptr, info_ptr, v_ptr, rays_ptr, left_ptr, right_ptr
     r = tl.load(rays_ptr + i, mask=ok, other=-1)
     s, e = _segment(info_ptr, r, ok & (r >= 0) & (r < n_rays), n_seq)
     v = tl.load(v_ptr + i, mask=ok, other=0.0)
-    ub = _bound(seq_ptr, s, e, v, False, NITER)
-    right = tl.maximum(tl.minimum(tl.maximum(ub, s + 1), e - 1), s)
-    tl.store(left_ptr + i, tl.maximum(right - 1, s), mask=ok)
-    tl.store(right_ptr + i, right, mask=ok)
+    p = _bound(seq_ptr, s, e - 1, v, False, NITER)  # nerfacc never searches the last entry
+    tl.store(left_ptr + i, _clamp_to_segment(p - 1, s, e), mask=ok)
+    tl.store(right_ptr + i, _clamp_to_segment(p, s, e), mask=ok)
 
 
 def searchsorted(seq, seq_info, values, value_rays):
