@@ -167,9 +167,12 @@ template <typename T> FG_HOST_DEVICE void sample_pdf_grad_ray(const SamplePdfGra
 }
 
 // ---------------------------------------------------------------------------------------------
-// searchsorted of packed values in their ray's packed sorted sequence (nerfacc's definition):
-// right = clamp(upper_bound, s + 1, e - 1), left = right - 1, both clamped into [s, e) when the
-// ray has fewer than two entries. Indices are global (into the flat sequence).
+// searchsorted of packed values in their ray's packed sorted sequence (nerfacc's definition): over the
+// ray's segment [s, e), p = upper_bound(seq, s, e - 1, v) (the first index in [s, e - 1) whose
+// entry is > v, else e - 1: the LAST entry is never searched), ids_left = clamp(p - 1, s, e - 1),
+// ids_right = clamp(p, s, e - 1) (clamp(x, s, e - 1) = max(min(x, e - 1), s)). So a value below the
+// ray's first entry gets (s, s), one at or above its second-to-last (e - 2, e - 1), and an empty ray
+// (s, s). Indices are global (into the flat sequence).
 struct SearchsortedArgs {
   const void* seq;             // (N,) sorted within each ray
   const int64_t* seq_info;     // (R, 2)
@@ -181,7 +184,7 @@ struct SearchsortedArgs {
   int dtype;
 };
 
-// First index in [s, e) whose entry is > v (strict = false) or >= v (strict = true).
+// First index in [s, e) whose entry is > v (strict = false) or >= v (strict = true); s if e <= s.
 template <typename T, typename A>
 FG_HOST_DEVICE int64_t bound_in(const T* x, int64_t s, int64_t e, A v, bool strict) {
   while (s < e) {
@@ -192,30 +195,37 @@ FG_HOST_DEVICE int64_t bound_in(const T* x, int64_t s, int64_t e, A v, bool stri
   return s;
 }
 
+// max(min(i, e - 1), s): nerfacc's clamp of an index into the segment [s, e) (s when it is empty).
+FG_HOST_DEVICE int64_t clamp_to_segment(int64_t i, int64_t s, int64_t e) {
+  i = i > e - 1 ? e - 1 : i;
+  return i < s ? s : i;
+}
+
 template <typename T> FG_HOST_DEVICE void searchsorted_value(const SearchsortedArgs& a, int64_t i) {
   using A = acc_t<T>;
   const int64_t r = a.value_rays[i];
   int64_t s = 0, e = 0;
   if (r >= 0 && r < a.n_rays) segment_bounds(a.seq_info, r, a.n_seq, s, e);
-  const int64_t ub = bound_in(static_cast<const T*>(a.seq), s, e,
-                              static_cast<A>(static_cast<const T*>(a.values)[i]), false);
-  int64_t right = ub < s + 1 ? s + 1 : ub;
-  right = right > e - 1 ? e - 1 : right;
-  right = right < s ? s : right;
-  a.ids_left[i] = right - 1 < s ? s : right - 1;
-  a.ids_right[i] = right;
+  const int64_t p = bound_in(static_cast<const T*>(a.seq), s, e - 1,
+                             static_cast<A>(static_cast<const T*>(a.values)[i]), false);
+  a.ids_left[i] = clamp_to_segment(p - 1, s, e);
+  a.ids_right[i] = clamp_to_segment(p, s, e);
 }
 
 // ---------------------------------------------------------------------------------------------
-// inverse_cdf: the inverse of each ray's piecewise-linear CDF (cdfs at the edges t, normalised to
-// [cdf[s], cdf[e-1]]) at u in [0, 1]. A ray whose CDF is flat maps u linearly onto [t[s], t[e-1]].
-// Each result is t[lo] + f (t[hi] - t[lo]); with `lo` non-null (lo, hi, f) are written too, so
-// that Python can differentiate w.r.t. t (lo = -1 for a ray without edges, whose result is 0).
+// inverse_cdf: the inverse of each ray's piecewise-linear CDF (cdfs at the edges t) at the fraction
+// q in [0, 1] of its range, nerfacc's importance_sampling per sample: u = cdf[s] + q (cdf[e-1] -
+// cdf[s]), p = upper_bound(cdf, s, e - 1, u) (last entry excluded), lo = clamp(p - 1, s, e - 1),
+// hi = clamp(p, s, e - 1), and the result t[lo] + f (t[hi] - t[lo]) with f = (u - cdf[lo]) /
+// (cdf[hi] - cdf[lo]) clamped into [0, 1], or f = 1/2 (the midpoint) where that step is below 1e-10.
+// So a flat CDF gives the midpoint of the ray's last interval and a one-edge ray its edge. With
+// `lo` non-null (lo, hi, f) are written too, so that Python can differentiate w.r.t. t (lo = -1
+// for a ray without edges, whose result is 0).
 struct InverseCdfArgs {
   const void* t;               // (N,) edges, sorted within each ray
   const void* cdf;             // (N,) non-decreasing within each ray
   const int64_t* info;         // (R, 2)
-  const void* u;               // (M,)
+  const void* u;               // (M,) the fractions q
   const int64_t* u_rays;       // (M,)
   void* out;                   // (M,)
   int64_t* lo;                 // (M,) or nullptr
@@ -235,19 +245,17 @@ template <typename T> FG_HOST_DEVICE void inverse_cdf_value(const InverseCdfArgs
   if (e > s) {
     const T* t = static_cast<const T*>(a.t);
     const T* cdf = static_cast<const T*>(a.cdf);
-    const A u = static_cast<A>(static_cast<const T*>(a.u)[i]);
+    const A q = static_cast<A>(static_cast<const T*>(a.u)[i]);
     const A c0 = static_cast<A>(cdf[s]), c1 = static_cast<A>(cdf[e - 1]);
-    if (!(c1 > c0)) {
-      lo = s;
-      hi = e - 1;
-      f = u;
+    const A u = c0 + q * (c1 - c0);
+    const int64_t p = bound_in(cdf, s, e - 1, u, false);
+    lo = clamp_to_segment(p - 1, s, e);
+    hi = clamp_to_segment(p, s, e);
+    const A clo = static_cast<A>(cdf[lo]), dc = static_cast<A>(cdf[hi]) - clo;
+    if (dc < A(1e-10)) {
+      f = A(0.5);
     } else {
-      const A c = c0 + u * (c1 - c0);
-      hi = bound_in(cdf, s, e, c, false);
-      hi = hi < s + 1 ? s + 1 : (hi > e - 1 ? e - 1 : hi);
-      lo = hi - 1;
-      const A dc = static_cast<A>(cdf[hi]) - static_cast<A>(cdf[lo]);
-      f = dc > A(0) ? (c - static_cast<A>(cdf[lo])) / dc : A(0);
+      f = (u - clo) / dc;
       f = f < A(0) ? A(0) : (f > A(1) ? A(1) : f);
     }
     const A tl = static_cast<A>(t[lo]), th = static_cast<A>(t[hi]);

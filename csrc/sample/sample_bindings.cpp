@@ -91,8 +91,8 @@ void bind_sample(py::module_& m) {
                 arg("ids_right"), arg("n_seq"), arg("n_values"), arg("n_rays"), arg("dtype"));
   def_launchers(m, "inverse_cdf", &inverse_cdf_args, &sample::inverse_cdf_cpu,
                 FG_CUDA_LAUNCHER(sample::inverse_cdf_cuda),
-                "Inverse of each ray's piecewise-linear CDF at u in [0, 1], optionally with the "
-                "interpolation (lo, hi, frac) of each result (lo = 0: not written).",
+                "Inverse of each ray's piecewise-linear CDF at the fractions u in [0, 1] of its range "
+                "(nerfacc's importance sampling), optionally with the interpolation (lo, hi, frac) of each result (lo = 0: not written).",
                 arg("t"), arg("cdf"), arg("info"), arg("u"), arg("u_rays"), arg("out"), arg("lo"),
                 arg("hi"), arg("frac"), arg("n_in"),
                 arg("n_out"), arg("n_rays"), arg("dtype"));

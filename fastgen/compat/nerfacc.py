@@ -15,6 +15,11 @@ Differences from nerfacc, all deliberate:
   capped (nerfacc's behaviour; fastgen's own estimator caps them at the coarsest cell size).
   ``traverse_grids`` returns each interval as its own pair of edges, and as termination planes
   the far planes (there is no ``traverse_steps_limit``).
+* ``importance_sampling`` and ``searchsorted`` compute what nerfacc 0.5's kernels do; where
+  nerfacc is undefined fastgen chooses (``n_intervals_per_ray = 1``: the ray's input range as the
+  two edges; a ray without input edges: samples and edges 0). ``importance_sampling`` is
+  differentiable w.r.t. the input edges (nerfacc's is not) and draws its stratified offsets with
+  torch (``generator=``), so the random samples differ from nerfacc's for the same seed.
 """
 import math
 

@@ -157,13 +157,18 @@ def _packing(op, name, x, n_rays=None):
 
 
 def searchsorted(sorted_sequence, values, backend="auto"):
-    """nerfacc's searchsorted on batched or packed rays: for each value, the indices of the
-    sequence entries around it within the value's own ray, such that
+    """nerfacc's searchsorted on batched or packed rays: for each value ``v``, the indices of the
+    sequence entries around it within the value's own ray. Over the ray's segment ``[s, e)`` of
+    the sequence, as nerfacc 0.5 defines it::
 
-    ``seq[ids_left] <= v < seq[ids_right]``, with ``ids_right = clamp(upper_bound(v), s + 1, e - 1)``
-    and ``ids_left = ids_right - 1`` over the ray's segment ``[s, e)`` of the sequence (values
-    outside the ray's range get the first or last interval; a ray with fewer than two entries
-    gets its first entry, or ``s`` when empty). Never reads outside the value's ray.
+        p         = upper_bound(seq, s, e - 1, v)    # first index in [s, e - 1) with seq > v, else e - 1
+        ids_left  = max(min(p - 1, e - 1), s)
+        ids_right = max(min(p, e - 1), s)
+
+    The ray's last entry is never searched, so ``seq[ids_left] <= v < seq[ids_right]`` inside the
+    ray's range; a value at or above its second-to-last entry gets ``(e - 2, e - 1)``, one below
+    its first entry ``(s, s)``, and every value of a one-entry ray ``(s, s)``, of an empty ray
+    ``(s, s)`` as well. Never reads outside the value's ray.
 
     Args:
         sorted_sequence: :class:`RayIntervals` (or RaySamples), ``vals`` ``(n_rays, S)`` or
@@ -181,6 +186,8 @@ def searchsorted(sorted_sequence, values, backend="auto"):
         ...                    packed_info=torch.tensor([[0, 2], [2, 3]]))
         >>> vals = RaySamples(vals=torch.tensor([0.5, 1.5, 2.5]), packed_info=torch.tensor([[0, 1], [1, 2]]))
         >>> fastgen.nerf.searchsorted(seq, vals)   # (tensor([0, 3, 3]), tensor([1, 4, 4]))
+        >>> below = RaySamples(vals=torch.tensor([-1.]), packed_info=torch.tensor([[0, 1], [1, 0]]))
+        >>> fastgen.nerf.searchsorted(seq, below)  # (tensor([0]), tensor([0]))
     """
     op = "searchsorted"
     seq_info, seq_rays, seq_row = _packing(op, "sorted_sequence", sorted_sequence)
@@ -208,38 +215,96 @@ def searchsorted(sorted_sequence, values, backend="auto"):
 
 
 # ---------------------------------------------------------------------------- importance_sampling
+def _ray_ends(t, info):
+    """(t[s], t[e-1]) of each ray's segment [s, e) of the flat edges t; (0, 0) for an empty ray."""
+    if t.shape[0] == 0:
+        z = t.new_zeros(info.shape[0])
+        return z, z
+    has = info[:, 1] > 0
+    first = t[info[:, 0].clamp(0, t.shape[0] - 1)]
+    last = t[(info[:, 0] + info[:, 1] - 1).clamp(0, t.shape[0] - 1)]
+    return torch.where(has, first, torch.zeros_like(first)), torch.where(has, last, torch.zeros_like(last))
+
+
+def _outer_edges(x0, x1, x_last, x_before, several, t_first, t_last):
+    """nerfacc's outer edges of each ray: half a sample gap beyond its first (x0, then x1) and last
+    (x_last, after x_before) samples, kept inside [t[s], t[e-1]]. A ray with one sample (not
+    several) gets (t[s], t[e-1]): nerfacc reads outside the ray there, fastgen defines it."""
+    first = torch.where(several, torch.maximum(x0 - (x1 - x0) / 2, t_first), t_first)
+    last = torch.where(several, torch.minimum(x_last + (x_last - x_before) / 2, t_last), t_last)
+    return first, last
+
+
+def _batched_edges(x, t_first, t_last):
+    """(n_rays, n + 1) edges around the samples x (n_rays, n): midpoints between consecutive
+    samples, and the outer edges of :func:`_outer_edges`."""
+    n = x.shape[1]
+    first, last = _outer_edges(x[:, 0], x[:, min(1, n - 1)], x[:, -1], x[:, max(n - 2, 0)],
+                               torch.tensor(n > 1, device=x.device), t_first, t_last)
+    return torch.cat([first[:, None], (x[:, :-1] + x[:, 1:]) / 2, last[:, None]], 1)
+
+
+def _packed_edges(x, s_start, n, edge_rays, j, t_first, t_last):
+    """The same on packed samples x (n[r] of ray r from s_start[r]): edge j = 0..n[r] of each ray
+    with n[r] > 0 (``edge_rays``, ``j`` give each output edge's ray and place in it)."""
+    last_i = x.shape[0] - 1
+    at = lambda i: x[i.clamp(0, last_i)]  # noqa: E731  (indices outside a ray are masked below)
+    first, last = _outer_edges(at(s_start), at(s_start + 1), at(s_start + n - 1), at(s_start + n - 2), n > 1,
+                               t_first, t_last)
+    ss, nn = s_start[edge_rays], n[edge_rays]
+    inner = (at(ss + j - 1) + at(ss + j)) / 2
+    return torch.where(j == 0, first[edge_rays], torch.where(j == nn, last[edge_rays], inner))
+
+
 def importance_sampling(intervals, cdfs, n_intervals_per_ray, stratified=False, generator=None,
                         backend="auto"):
-    """nerfacc's importance sampling: resample each ray into new intervals by inverting the CDF
-    given at its interval edges (piecewise linear between edges, normalised per ray to
-    ``[cdf[first], cdf[last]]``).
+    r"""nerfacc's importance sampling, as nerfacc 0.5 defines it: resample each ray into ``n`` new
+    intervals by inverting the piecewise-linear CDF given at its interval edges.
 
-    A ray resampled into ``n`` intervals gets ``n + 1`` edges at ``u_k = k / n`` (k = 0..n) or,
-    with ``stratified``, at ``u_k = (k + xi_k) / (n + 1)`` with ``xi_k ~ U[0, 1)`` drawn by
-    ``torch.rand(generator=generator)``; samples are the midpoints of consecutive edges. A ray
-    whose CDF is flat maps ``u`` linearly onto its edge range. Differentiable w.r.t.
-    ``intervals.vals`` (each edge interpolates two input edges with CDF-given weights); the
-    ``cdfs`` get no gradient (nerfacc's is not differentiable at all).
+    Per ray with edges ``t`` and cdfs ``c`` on its segment ``[s, e)`` (not normalised: the samples
+    spread over ``[c[s], c[e-1]]``), sample ``k = 0..n-1`` is ``x_k``::
+
+        u_k    = c[s] + (k + b) * (c[e-1] - c[s]) / n       # b = 1/2; stratified: one b ~ U(0, 1] per ray
+        p      = upper_bound(c, s, e - 1, u_k)              # first index in [s, e - 1) with c > u_k, else e - 1
+        lo, hi = max(min(p - 1, e - 1), s), max(min(p, e - 1), s)
+        x_k    = t[lo] + f * (t[hi] - t[lo])                # f = (u_k - c[lo]) / (c[hi] - c[lo]) in [0, 1],
+                                                            # or 1/2 (midpoint) if c[hi] - c[lo] < 1e-10
+
+    and the ``n + 1`` new edges lie between consecutive samples, the outer two half a gap beyond
+    the outer samples but inside the input range::
+
+        e_0 = max(x_0 - (x_1 - x_0) / 2, t[s]),   e_k = (x_{k-1} + x_k) / 2 (k = 1..n-1),
+        e_n = min(x_{n-1} + (x_{n-1} - x_{n-2}) / 2, t[e-1])
+
+    So a flat CDF puts every sample at the midpoint of the ray's last input interval, and a ray
+    with one edge gives ``t[s]``. Where nerfacc is undefined fastgen chooses: with ``n = 1`` the
+    edges are ``(t[s], t[e-1])``; a ray without input edges gives samples and edges 0. The
+    stratified ``b`` is ``1 - torch.rand(n_rays, generator=generator)``, shared by the ray's samples.
+
+    Differentiable w.r.t. ``intervals.vals``: each sample interpolates two input edges with
+    CDF-given weights, and the edges follow from the samples (with the clamps to ``t[s]``,
+    ``t[e-1]``); the ``cdfs`` get no gradient (nerfacc's op is not differentiable at all).
 
     Args:
         intervals: :class:`RayIntervals`, ``vals`` ``(n_rays, S)`` or packed ``(N,)`` with
             ``packed_info``; sorted within each ray.
         cdfs: float, shaped like ``intervals.vals``, non-decreasing within each ray.
-        n_intervals_per_ray: int (same for every ray) or int tensor ``(n_rays,)``.
-        stratified: jittered edges instead of evenly spaced ones.
+        n_intervals_per_ray: int >= 1 (same for every ray) or int tensor ``(n_rays,)`` >= 0.
+        stratified: one random offset ``b`` per ray instead of 1/2.
+        generator: optional ``torch.Generator`` for ``b`` (any device).
 
     Returns:
         ``(intervals, samples)``: with an int, batched :class:`RayIntervals` ``(n_rays, n + 1)``
         and :class:`RaySamples` ``(n_rays, n)``; with a tensor, packed ones with ``packed_info``,
         ``ray_indices`` (and ``is_left``/``is_right`` for the intervals); a ray with 0 intervals
-        gets no edges. The packed output size depends on the data: one host sync (``.sum()``).
+        gets no edges. The packed output size depends on the data: one host sync.
 
     Example::
 
-        >>> iv = RayIntervals(vals=torch.tensor([0., 1., 0., 1., 2.]), packed_info=torch.tensor([[0, 2], [2, 3]]))
-        >>> cdfs = torch.tensor([0., 0.5, 0., 0.5, 1.])
-        >>> new_iv, samples = fastgen.nerf.importance_sampling(iv, cdfs, 2)
-        >>> new_iv.vals   # tensor([[0.0, 0.5, 1.0], [0.0, 1.0, 2.0]]); samples.vals: [[0.25, 0.75], [0.5, 1.5]]
+        >>> iv = RayIntervals(vals=torch.tensor([[0., 1., 2.]]))
+        >>> new_iv, samples = fastgen.nerf.importance_sampling(iv, torch.tensor([[0., .9, 1.]]), 2)
+        >>> samples.vals   # u = (0.25, 0.75) -> tensor([[0.2778, 0.8333]])
+        >>> new_iv.vals    # tensor([[0.0000, 0.5556, 1.1111]])
     """
     op = "importance_sampling"
     info, rays, _ = _packing(op, "intervals", intervals)
@@ -262,48 +327,48 @@ def importance_sampling(intervals, cdfs, n_intervals_per_ray, stratified=False, 
             raise ValueError(f"{op}: n_intervals_per_ray must have one entry per ray ({n_rays}), got {n.shape[0]}")
         if V.data_checks_enabled(device) and bool((n < 0).any()):
             raise ValueError(f"{op}: n_intervals_per_ray must be >= 0")
-        counts = torch.where(n > 0, n + 1, 0)
-        total = int(counts.sum())  # the output size depends on the data: the one sync
-        starts = torch.cumsum(counts, 0) - counts
-        u_rays = torch.repeat_interleave(arange, counts, output_size=total)
-        k = torch.arange(total, device=device) - starts[u_rays]
-        n_of = n[u_rays]
+        n = n.clamp(min=0)
+        # the output sizes depend on the data: the one sync
+        n_samples, n_sampled_rays = torch.stack([n.sum(), (n > 0).sum()]).tolist()
+        s_start = torch.cumsum(n, 0) - n
+        x_rays = torch.repeat_interleave(arange, n, output_size=n_samples)
+        k = torch.arange(n_samples, device=device) - s_start[x_rays]
+        n_of = n[x_rays]
     else:
         n_int = _int_arg(op, "n_intervals_per_ray", n_intervals_per_ray, 1)
-        u_rays = arange.repeat_interleave(n_int + 1)
-        k = torch.arange(n_int + 1, device=device).repeat(n_rays)
+        x_rays = arange.repeat_interleave(n_int)
+        k = torch.arange(n_int, device=device).repeat(n_rays)
         n_of = torch.full_like(k, n_int)
-    kf = k.to(dtype)
     if stratified:
         gen_device = generator.device if generator is not None else device
-        xi = torch.rand(kf.shape, generator=generator, dtype=dtype, device=gen_device).to(device)
-        u = (kf + xi) / (n_of + 1).to(dtype)
+        b = 1 - torch.rand(n_rays, generator=generator, dtype=dtype, device=gen_device).to(device)[x_rays]
     else:
-        u = kf / n_of.clamp(min=1).to(dtype)
+        b = 0.5
+    q = (k.to(dtype) + b) / n_of.to(dtype)  # the kernels take u_k as this fraction of [c[s], c[e-1]]
     be = resolve(op, backend, device)
     t_flat, c_flat = t.reshape(-1), cdfs.detach().reshape(-1)
     if be == "reference":
-        edges = reference.inverse_cdf(t_flat, c_flat, info, u.to(t.dtype), u_rays)
+        tv = t_flat
+        x = reference.inverse_cdf(tv, c_flat, info, q.to(t.dtype), x_rays)
     else:
+        tv = _compute(t_flat)
         grad = t.requires_grad and torch.is_grad_enabled()
-        edges, lo, hi, frac = L.inverse_cdf(_compute(t_flat.detach()), _compute(c_flat), info, u.contiguous(),
-                                            u_rays, grad, be)
+        x, lo, hi, frac = L.inverse_cdf(tv.detach(), _compute(c_flat), info, q.contiguous(), x_rays, grad, be)
         if grad:  # the same interpolation in torch: autograd scatters the gradient into t
-            t_c = _compute(t_flat)
             lo_c, hi_c = lo.clamp(min=0), hi.clamp(min=0)
-            interp = t_c[lo_c] + frac * (t_c[hi_c] - t_c[lo_c])
-            edges = torch.where(lo >= 0, interp, edges)
-        edges = edges.to(t.dtype)
+            x = torch.where(lo >= 0, tv[lo_c] + frac * (tv[hi_c] - tv[lo_c]), x)
+    t_first, t_last = _ray_ends(tv, info)
     if not isinstance(n_intervals_per_ray, torch.Tensor):
-        edges = edges.view(n_rays, n_int + 1)
-        return RayIntervals(vals=edges), RaySamples(vals=(edges[:, :-1] + edges[:, 1:]) / 2)
-    is_left, is_right = k < n_of, k > 0
-    samples = (edges[is_left] + edges[is_right]) / 2
-    s_counts = n.clamp(min=0)
-    s_info = torch.stack([torch.cumsum(s_counts, 0) - s_counts, s_counts], 1)
-    return (RayIntervals(vals=edges, packed_info=torch.stack([starts, counts], 1), ray_indices=u_rays,
-                         is_left=is_left, is_right=is_right),
-            RaySamples(vals=samples, packed_info=s_info, ray_indices=u_rays[is_left]))
+        x = x.view(n_rays, n_int)
+        return RayIntervals(vals=_batched_edges(x, t_first, t_last).to(t.dtype)), RaySamples(vals=x.to(t.dtype))
+    e_count = torch.where(n > 0, n + 1, 0)
+    e_start = torch.cumsum(e_count, 0) - e_count
+    e_rays = torch.repeat_interleave(arange, e_count, output_size=n_samples + n_sampled_rays)
+    j = torch.arange(n_samples + n_sampled_rays, device=device) - e_start[e_rays]
+    edges = _packed_edges(x, s_start, n, e_rays, j, t_first, t_last) if n_samples else x
+    return (RayIntervals(vals=edges.to(t.dtype), packed_info=torch.stack([e_start, e_count], 1),
+                         ray_indices=e_rays, is_left=j < n[e_rays], is_right=j > 0),
+            RaySamples(vals=x.to(t.dtype), packed_info=torch.stack([s_start, n], 1), ray_indices=x_rays))
 
 
 # ---------------------------------------------------------------------------- merge_sorted

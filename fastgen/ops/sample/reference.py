@@ -50,41 +50,55 @@ def _upper_bounds(seq, seq_rays, values, value_rays):
     return at[n:]
 
 
-def searchsorted(seq, seq_info, values, value_rays):
-    """nerfacc's searchsorted on packed data: global (ids_left, ids_right), see ``fastgen.searchsorted``."""
+def _upper_bounds_before_last(seq, seq_info, values, value_rays):
+    """nerfacc's ``upper_bound(seq, s, e - 1, v)`` of each value in its ray's segment ``[s, e)``: the
+    first index in ``[s, e - 1)`` (the ray's LAST entry excluded) whose entry is > v, else ``e - 1``;
+    that is the upper bound over the whole segment capped at ``e - 1``. Returns ``(p, s, e)``; a
+    value of no ray (or of an empty ray) gets an empty segment."""
     n_rays = seq_info.shape[0]
-    if n_rays == 0:
-        z = torch.zeros_like(value_rays)
-        return z, z
     ok = (value_rays >= 0) & (value_rays < n_rays)
-    r = value_rays.clamp(0, n_rays - 1)
+    r = value_rays.clamp(0, max(n_rays - 1, 0))
     s = torch.where(ok, seq_info[r, 0], 0)
     e = torch.where(ok, seq_info[r, 0] + seq_info[r, 1], 0)
     ub = _upper_bounds(seq, _rays_of(seq_info, seq.shape[0]), values, torch.where(ok, value_rays, -1))
-    right = torch.maximum(torch.minimum(torch.maximum(ub, s + 1), e - 1), s)
-    left = torch.maximum(right - 1, s)
-    return left, right
+    return torch.minimum(ub, e - 1), s, e
 
 
-def inverse_cdf(t, cdf, info, u, u_rays):
-    """Inverse of each ray's piecewise-linear CDF at ``u`` (see ``fastgen.importance_sampling``)."""
+def _clamp_to_segment(i, s, e):
+    """nerfacc's ``max(min(i, e - 1), s)``: an index clamped into ``[s, e)`` (``s`` when empty)."""
+    return torch.maximum(torch.minimum(i, e - 1), s)
+
+
+def searchsorted(seq, seq_info, values, value_rays):
+    """nerfacc's searchsorted on packed data: global (ids_left, ids_right), see ``fastgen.searchsorted``."""
+    if seq_info.shape[0] == 0:
+        z = torch.zeros_like(value_rays)
+        return z, z
+    p, s, e = _upper_bounds_before_last(seq, seq_info, values, value_rays)
+    return _clamp_to_segment(p - 1, s, e), _clamp_to_segment(p, s, e)
+
+
+def inverse_cdf(t, cdf, info, q, q_rays):
+    """nerfacc's importance sampling of each ray's piecewise-linear CDF (cdfs at the edges t) at the
+    fractions ``q`` of its range (see ``fastgen.importance_sampling``): u = cdf[s] + q (cdf[e-1] -
+    cdf[s]), p = upper_bound(cdf, s, e - 1, u), lo/hi = p - 1 / p clamped into the segment, and
+    t[lo] + f (t[hi] - t[lo]) with f = (u - cdf[lo]) / (cdf[hi] - cdf[lo]) clamped into [0, 1], or
+    f = 1/2 (the midpoint) where that step is below 1e-10. A ray without edges gives 0."""
     n_rays, n_in = info.shape[0], t.shape[0]
     if n_rays == 0 or n_in == 0:
-        return torch.zeros_like(u)
-    r = u_rays.clamp(0, n_rays - 1)
-    s, cnt = info[r, 0], info[r, 1]
-    has = (cnt > 0) & (u_rays >= 0) & (u_rays < n_rays)
-    first = s.clamp(max=n_in - 1)
-    last = (s + cnt - 1).clamp(0, n_in - 1)
-    c0, c1, t0, t1 = cdf[first], cdf[last], t[first], t[last]
-    c = c0 + u * (c1 - c0)
-    ub = _upper_bounds(cdf, _rays_of(info, n_in), c, torch.where(has, u_rays, -1))
-    hi = torch.minimum(torch.maximum(ub, s + 1), s + cnt - 1).clamp(1, n_in - 1) if n_in > 1 else ub * 0
-    lo = (hi - 1).clamp(min=0)
-    dc = cdf[hi] - cdf[lo]
-    f = torch.where(dc > 0, (c - cdf[lo]) / torch.where(dc > 0, dc, torch.ones_like(dc)), torch.zeros_like(dc))
-    inner = t[lo] + f.clamp(0, 1) * (t[hi] - t[lo])
-    out = torch.where((c1 > c0) & (cnt > 1), inner, t0 + u * (t1 - t0))
+        return torch.zeros_like(q)
+    r = q_rays.clamp(0, n_rays - 1)
+    has = (info[r, 1] > 0) & (q_rays >= 0) & (q_rays < n_rays)
+    at = lambda x, i: x[i.clamp(0, n_in - 1)]  # noqa: E731  (rays without edges: any entry, masked below)
+    s, e = info[r, 0], info[r, 0] + info[r, 1]
+    c0, c1 = at(cdf, s), at(cdf, e - 1)
+    u = c0 + q * (c1 - c0)
+    p, s, e = _upper_bounds_before_last(cdf, info, u, torch.where(has, q_rays, -1))
+    lo, hi = _clamp_to_segment(p - 1, s, e), _clamp_to_segment(p, s, e)
+    c_lo, dc = at(cdf, lo), at(cdf, hi) - at(cdf, lo)
+    flat = dc < 1e-10
+    f = torch.where(flat, 0.5, ((u - c_lo) / torch.where(flat, torch.ones_like(dc), dc)).clamp(0, 1))
+    out = at(t, lo) + f * (at(t, hi) - at(t, lo))
     return torch.where(has, out, torch.zeros_like(out))
 
 

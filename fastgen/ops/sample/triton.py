@@ -124,6 +124,12 @@ def sample_pdf_backward(bins, weights, u, grad, below, frac, eps: float):
 
 # ---------------------------------------------------------------------------- searchsorted / inverse CDF
 @triton.jit
+def _clamp_to_segment(i, s, e):
+    """max(min(i, e - 1), s): nerfacc's clamp of an index into [s, e) (s when it is empty)."""
+    return tl.maximum(tl.minimum(i, e - 1), s)
+
+
+@triton.jit
 def _searchsorted_kernel(seq_ptr, info_ptr, v_ptr, rays_ptr, left_ptr, right_ptr, n_seq, n_values, n_rays,
                          NITER: tl.constexpr, BLOCK: tl.constexpr):
     i = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
@@ -131,10 +137,9 @@ def _searchsorted_kernel(seq_ptr, info_ptr, v_ptr, rays_ptr, left_ptr, right_ptr
     r = tl.load(rays_ptr + i, mask=ok, other=-1)
     s, e = _segment(info_ptr, r, ok & (r >= 0) & (r < n_rays), n_seq)
     v = tl.load(v_ptr + i, mask=ok, other=0.0)
-    ub = _bound(seq_ptr, s, e, v, False, NITER)
-    right = tl.maximum(tl.minimum(tl.maximum(ub, s + 1), e - 1), s)
-    tl.store(left_ptr + i, tl.maximum(right - 1, s), mask=ok)
-    tl.store(right_ptr + i, right, mask=ok)
+    p = _bound(seq_ptr, s, e - 1, v, False, NITER)  # nerfacc never searches the last entry
+    tl.store(left_ptr + i, _clamp_to_segment(p - 1, s, e), mask=ok)
+    tl.store(right_ptr + i, _clamp_to_segment(p, s, e), mask=ok)
 
 
 def searchsorted(seq, seq_info, values, value_rays):
@@ -158,20 +163,16 @@ def _inverse_cdf_kernel(t_ptr, cdf_ptr, info_ptr, u_ptr, rays_ptr, out_ptr, lo_p
     u = tl.load(u_ptr + i, mask=ok, other=0.0)
     c0 = tl.load(cdf_ptr + s, mask=has, other=0.0)
     c1 = tl.load(cdf_ptr + e - 1, mask=has, other=0.0)
-    c = c0 + u * (c1 - c0)
-    hi = _bound(cdf_ptr, s, e, c, False, NITER)
-    hi = tl.minimum(tl.maximum(hi, s + 1), e - 1)
-    lo = hi - 1
-    inner = has & (c1 > c0)
-    clo = tl.load(cdf_ptr + lo, mask=inner, other=0.0)
-    chi = tl.load(cdf_ptr + hi, mask=inner, other=0.0)
+    c = c0 + u * (c1 - c0)  # u: the fraction of the ray's CDF range
+    p = _bound(cdf_ptr, s, e - 1, c, False, NITER)  # the last entry excluded, as nerfacc
+    lo = _clamp_to_segment(p - 1, s, e)
+    hi = _clamp_to_segment(p, s, e)
+    clo = tl.load(cdf_ptr + lo, mask=has, other=0.0)
+    chi = tl.load(cdf_ptr + hi, mask=has, other=0.0)
     dc = chi - clo
-    f = tl.where(dc > 0, (c - clo) / tl.where(dc > 0, dc, 1.0), 0.0)
+    flat = dc < 1e-10  # a (nearly) flat step: its midpoint
+    f = tl.where(flat, 0.5, (c - clo) / tl.where(flat, 1.0, dc))
     f = tl.minimum(tl.maximum(f, 0.0), 1.0)
-    # a flat CDF maps u linearly onto the ray's edge range
-    lo = tl.where(inner, lo, s)
-    hi = tl.where(inner, hi, e - 1)
-    f = tl.where(inner, f, u)
     tlo = tl.load(t_ptr + lo, mask=has, other=0.0)
     thi = tl.load(t_ptr + hi, mask=has, other=0.0)
     tl.store(out_ptr + i, tl.where(has, tlo + f * (thi - tlo), 0.0), mask=ok)
