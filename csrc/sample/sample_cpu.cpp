@@ -12,6 +12,7 @@
 // the shared per-ray functions; tests cover both paths.
 #include <algorithm>
 #include <cstring>
+#include <limits>
 
 #include "../common/dispatch.h"
 #include "sample.h"
@@ -24,6 +25,36 @@ namespace {
 constexpr int64_t kRowBins = 1024;     // sample_pdf: bins per ray
 constexpr int64_t kRowSamples = 4096;  // sample_pdf: samples per ray without a record buffer
 constexpr int64_t kRowMerge = 2048;    // merge_sorted: entries per ray of a and of b
+
+// The bits of a float or double as a signed integer: for values >= +0 (and +inf) they order as the
+// values do.
+inline int32_t bits_of(float v) {
+  int32_t k;
+  std::memcpy(&k, &v, sizeof k);
+  return k;
+}
+inline int64_t bits_of(double v) {
+  int64_t k;
+  std::memcpy(&k, &v, sizeof k);
+  return k;
+}
+
+// An integer that orders as the value does, for finite values other than -0 (sign-magnitude bits
+// turned into two's complement order: the magnitude bits of negative values are flipped).
+// Returns false, with the key undefined, for inf, NaN and -0. value_of_key inverts it.
+template <typename T> inline bool sortable_key(T v, decltype(bits_of(T(0)))& key) {
+  using K = decltype(bits_of(T(0)));
+  const K b = bits_of(v);
+  key = b ^ ((b >> (8 * sizeof(K) - 1)) & std::numeric_limits<K>::max());
+  return std::isfinite(v) & (b != std::numeric_limits<K>::min());
+}
+template <typename T> inline T value_of_key(decltype(bits_of(T(0))) key) {
+  using K = decltype(bits_of(T(0)));
+  const K b = key ^ ((key >> (8 * sizeof(K) - 1)) & std::numeric_limits<K>::max());
+  T v;
+  std::memcpy(&v, &b, sizeof v);
+  return v;
+}
 
 // c ? x : y on the bits, so that the compiler cannot turn the choice into a branch.
 inline int64_t select(bool c, int64_t x, int64_t y) { return y ^ ((x ^ y) & -int64_t(c)); }
@@ -105,18 +136,23 @@ template <typename T> void sample_pdf_row(const SamplePdfArgs& a, int64_t r) {
   // up: (j, k) from (0, 0), j counts the cdf entries <= u_k; down: from (B, n - 1), j is the
   // count while cdf[j] > u_k says it is too large. Samples [0, h) go up, [h, n) down. The count
   // stays in [0, B] whatever u holds (u is ours, in [0, 1], but the buffers must never overflow).
+  // The comparisons on each chain's critical path run on integers: cdf and u lie in [0, 1] (cdf
+  // also +inf), where the bit patterns order as the values do (u's sign bit is cleared first, so
+  // -0 is 0); an integer compare is a cycle where a float one takes several.
   const int64_t h = n / 2;
   int64_t k_up = 0, j_up = 0, k_dn = n - 1, j_dn = B;
+  auto key_at = [&](int64_t j) { return bits_of(cdf[j]); };
+  auto u_key = [](A v) { const auto k = bits_of(v); return k < 0 ? decltype(k)(0) : k; };
   auto step_up = [&]() {
     const A uk = static_cast<A>(u[k_up]);
-    const bool next_bin = (cdf[j_up + 1] <= uk) & (j_up < B);
+    const bool next_bin = (key_at(j_up + 1) <= u_key(uk)) & (j_up < B);
     emit(j_up, k_up, uk);
     j_up += next_bin;
     k_up += !next_bin;
   };
   auto step_down = [&]() {
     const A uk = static_cast<A>(u[k_dn]);
-    const bool prev_bin = (cdf[j_dn] > uk) & (j_dn > 0);
+    const bool prev_bin = (key_at(j_dn) > u_key(uk)) & (j_dn > 0);
     emit(j_dn, k_dn, uk);
     j_dn -= prev_bin;
     k_dn -= !prev_bin;
@@ -156,52 +192,53 @@ template <typename T> void sample_pdf_grad_row(const SamplePdfGradArgs& a, int64
 }
 
 // ---------------------------------------------------------------------------- merge_sorted
-// Forward of one ray (merge_ray's definition: stable, ties take a first). The two rows are copied
-// between sentinels, -inf before and +inf after, so that a set running out needs no test: with
-// finite data the sentinel always loses the comparison. The front chain makes the first half of
-// the outputs, the back chain (largest first) the rest. Rays holding inf or NaN (where a sentinel
-// could tie) or longer than the buffers take merge_ray.
+// Forward of one ray (merge_ray's definition: stable, ties take a first). The rows are copied as
+// order keys (sortable_key: integers that compare as the values do) between sentinels, the
+// smallest key before and the largest after, so that a set running out needs no test: with
+// finite data a sentinel always loses the comparison. The front chain makes the first half of
+// the outputs, the back chain (largest first) the rest; each step compares two integers (a
+// cycle, where a float comparison takes several, on the chain that decides the next loads) and
+// writes the key turned back into the value. Rays holding inf, NaN or -0 (whose key would order
+// it below +0, which it ties with) or longer than the buffers take merge_ray.
 template <typename T> void merge_row(const MergeArgs& a, int64_t r) {
-  using A = acc_t<T>;
+  using K = decltype(bits_of(T(0)));
   const MergeRay m = merge_segments(a, r);
   const int64_t na = m.ae - m.as, nb = m.be - m.bs;
   const T* x = static_cast<const T*>(a.a) + m.as;
   const T* y = static_cast<const T*>(a.b) + m.bs;
-  bool finite = na > 0 && nb > 0 && na <= kRowMerge && nb <= kRowMerge;
-  if (finite) {
-    for (int64_t i = 0; i < na; ++i) finite &= std::isfinite(static_cast<A>(x[i]));
-    for (int64_t j = 0; j < nb; ++j) finite &= std::isfinite(static_cast<A>(y[j]));
-  }
-  if (!finite) return merge_ray<T>(a, r);
+  if (na == 0 || nb == 0 || na > kRowMerge || nb > kRowMerge) return merge_ray<T>(a, r);
+  K xk[kRowMerge + 2], yk[kRowMerge + 2];
+  int64_t bad = 0;  // entries that are not finite or are -0 (a count: the loops vectorise)
+  for (int64_t i = 0; i < na; ++i) bad += !sortable_key(x[i], xk[i + 1]);
+  for (int64_t j = 0; j < nb; ++j) bad += !sortable_key(y[j], yk[j + 1]);
+  if (bad != 0) return merge_ray<T>(a, r);
   if (a.error != nullptr) {
-    int64_t a_bad = 0, b_bad = 0;  // counts: an add reduction vectorises
-    for (int64_t i = 1; i < na; ++i) a_bad += static_cast<A>(x[i]) < static_cast<A>(x[i - 1]);
-    for (int64_t j = 1; j < nb; ++j) b_bad += static_cast<A>(y[j]) < static_cast<A>(y[j - 1]);
+    int64_t a_bad = 0, b_bad = 0;
+    for (int64_t i = 2; i <= na; ++i) a_bad += xk[i] < xk[i - 1];
+    for (int64_t j = 2; j <= nb; ++j) b_bad += yk[j] < yk[j - 1];
     if (a_bad | b_bad) set_error_bits(a.error, (a_bad ? kANotSorted : 0) | (b_bad ? kBNotSorted : 0));
   }
-  T xs[kRowMerge + 2], ys[kRowMerge + 2];
-  xs[0] = ys[0] = T(-INFINITY);
-  xs[na + 1] = ys[nb + 1] = T(INFINITY);
-  std::memcpy(xs + 1, x, na * sizeof(T));
-  std::memcpy(ys + 1, y, nb * sizeof(T));
+  const K lowest = std::numeric_limits<K>::min(), highest = std::numeric_limits<K>::max();
+  xk[0] = yk[0] = lowest;
+  xk[na + 1] = yk[nb + 1] = highest;
   T* out = static_cast<T*>(a.out) + m.os;
   int64_t* perm = a.perm + m.os;
   const int64_t total = na + nb, half = total / 2;
   const int64_t pa = m.as + m.pa - 1, pb = m.bs + m.pb - 1;  // perm value of buffer index i: i + pa
   int64_t i = 1, j = 1, i2 = na, j2 = nb;
   auto front = [&](int64_t k) {
-    const T xi = xs[i], yj = ys[j];
-    const bool take_a = !(static_cast<A>(yj) < static_cast<A>(xi));
-    out[k] = std::min(xi, yj);  // (yj < xi) ? yj : xi, a minss: the value taken
+    const K xi = xk[i], yj = yk[j];
+    const bool take_a = !(yj < xi);
+    out[k] = value_of_key<T>(std::min(xi, yj));  // take_a ? xi : yj
     perm[k] = select(take_a, i + pa, j + pb);
     i += take_a;
     j += !take_a;
   };
   for (int64_t t = 0; t < half; ++t) {
     front(t);
-    const T xb = xs[i2], yb = ys[j2];
-    const bool take_b = !(static_cast<A>(yb) < static_cast<A>(xb));
-    out[total - 1 - t] = std::max(yb, xb);  // (yb < xb) ? xb : yb
+    const K xb = xk[i2], yb = yk[j2];
+    const bool take_b = !(yb < xb);
+    out[total - 1 - t] = value_of_key<T>(std::max(yb, xb));  // take_b ? yb : xb
     perm[total - 1 - t] = select(take_b, j2 + pb, i2 + pa);
     j2 -= take_b;
     i2 -= !take_b;

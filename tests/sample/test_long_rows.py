@@ -117,3 +117,14 @@ def test_packed_merge_with_infinities(backend, device, gen):
     exp_perm = by_value[torch.sort(rays[by_value], stable=True).indices]
     assert torch.equal(perm.cpu(), exp_perm)
     assert torch.equal(vals.cpu(), cat[exp_perm])
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_merge_signed_zeros_tie(backend, device, dtype):
+    """-0 and +0 are equal: ties keep their order (a first) and each keeps its sign bit."""
+    a = torch.tensor([[-1.0, -0.0, 0.0, 2.0], [-0.5, 0.0, 0.0, 0.5]], dtype=dtype)
+    b = torch.tensor([[0.0, -0.0, 1.0], [-0.0, -0.0, 3.0]], dtype=dtype)
+    vals, perm = merge_sorted(a.to(device), b.to(device), backend=backend)
+    exp_vals, exp_perm = torch.sort(torch.cat([a, b], -1), dim=-1, stable=True)
+    assert torch.equal(perm.cpu(), exp_perm)
+    assert torch.equal(vals.cpu(), exp_vals) and torch.equal(torch.signbit(vals.cpu()), torch.signbit(exp_vals))
