@@ -10,6 +10,7 @@ fastgen's kernel backends (``cpu``, ``cuda``, ``triton``) called through the pub
 from __future__ import annotations
 
 import functools
+import gc
 import importlib.util
 import os
 import statistics
@@ -308,13 +309,48 @@ def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
 
 
+def settle_allocator() -> str | None:
+    """Tell glibc's malloc to keep the memory it is given back (no trimming, no mmap per large
+    block), so that a repeat reuses what the previous one freed instead of faulting fresh pages
+    in. Without it the page faults of a backend's temporaries depend on the order the cases run in:
+    the sample_pdf reference measured 10 ms or 19 ms depending on what ran before it. Returns a note
+    for the report, or None where the allocator is not glibc's (nothing is changed there)."""
+    import ctypes
+    import ctypes.util
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return None
+    m_trim_threshold, m_mmap_threshold = -1, -3  # <malloc.h>
+    ok = mallopt(m_trim_threshold, ctypes.c_int(2**30)) and mallopt(m_mmap_threshold, ctypes.c_int(32 << 20))
+    return "glibc malloc keeps freed memory (mallopt)" if ok else None
+
+
 def time_ms(step: Callable[[], object], device: torch.device, quick: bool) -> float:
-    """Median time of ``step`` in milliseconds, after warm-up.
+    """Median time of ``step`` in milliseconds, after warm-up, with Python's garbage collector
+    paused while it runs (as ``timeit`` does: a collection walks every object of the benchmark
+    process, which has nothing to do with the op).
 
     CUDA: ``triton.testing.do_bench`` (which flushes L2 before every call) over about half a
     second, so that even a slow reference gets several repeats. CPU: wall-clock repeats with
     ``time.perf_counter``; fewer in ``quick`` mode, and no more than a few seconds.
     """
+    gc.collect()
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _time_ms(step, device, quick)
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _time_ms(step: Callable[[], object], device: torch.device, quick: bool) -> float:
     if device.type == "cuda":
         from triton.testing import do_bench
 

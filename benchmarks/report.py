@@ -22,8 +22,10 @@ Result = Record | Skip
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
-def environment(device_name: str, peak_gbps: float | None, peak_tflops: float | None) -> dict:
-    """The header of the results JSON (everything but ``records``)."""
+def environment(device_name: str, peak_gbps: float | None, peak_tflops: float | None,
+                allocator: str | None = None) -> dict:
+    """The header of the results JSON (everything but ``records``). ``allocator``: how the host
+    allocator was set for the run (:func:`benchmarks.harness.settle_allocator`), if it was."""
     try:
         import triton
 
@@ -39,6 +41,7 @@ def environment(device_name: str, peak_gbps: float | None, peak_tflops: float | 
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "peak_gbps": _round(peak_gbps),
         "peak_tflops": _round(peak_tflops),
+        "allocator": allocator,
     }
 
 

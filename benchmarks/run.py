@@ -72,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         console.print(f"[red]unknown backend(s) {', '.join(sorted(unknown))}; choose from "
                       f"{', '.join(harness.known_backends(cases))}[/]")
         return 2
+    allocator = harness.settle_allocator()
     device_name, slug = harness.device_label(device)
     busy = harness.cpu_contention(device)
     if busy:
@@ -96,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
                 results.append(result)
                 progress.advance(task)
 
-    env = report.environment(device_name, peak_gbps, peak_tflops)
+    env = report.environment(device_name, peak_gbps, peak_tflops, allocator)
     report.print_table(console, env, results)
     paths = report.write_results(args.out, slug, env, results)
     console.print(f"{size} run in {time.perf_counter() - start:.0f} s; wrote "
