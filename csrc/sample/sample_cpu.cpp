@@ -56,6 +56,12 @@ template <typename T> inline T value_of_key(decltype(bits_of(T(0))) key) {
   return v;
 }
 
+// Asks for the cache lines of [p, p + bytes) in a writable state, without waiting for them.
+inline void prefetch_for_write(const void* p, int64_t bytes) {
+  const char* c = static_cast<const char*>(p);
+  for (int64_t o = 0; o < bytes; o += 64) __builtin_prefetch(c + o, 1, 3);
+}
+
 // c ? x : y on the bits, so that the compiler cannot turn the choice into a branch.
 inline int64_t select(bool c, int64_t x, int64_t y) { return y ^ ((x ^ y) & -int64_t(c)); }
 
@@ -125,6 +131,13 @@ template <typename T> void sample_pdf_row(const SamplePdfArgs& a, int64_t r) {
   int32_t count_buf[kRowSamples];
   int32_t* count = a.below != nullptr ? a.below + r * n : count_buf;
   T* out = static_cast<T*>(a.samples) + r * n;
+  if (r + 1 < a.n_rays) {  // the next ray's output rows: their write misses overlap this ray's work
+    prefetch_for_write(out + n, n * sizeof(T));
+    if (a.below != nullptr) {
+      prefetch_for_write(count + n, n * sizeof(int32_t));
+      prefetch_for_write(static_cast<T*>(a.frac) + (r + 1) * n, n * sizeof(T));
+    }
+  }
   T* frac = a.below != nullptr ? static_cast<T*>(a.frac) + r * n : nullptr;
   auto emit = [&](int64_t c, int64_t k, A uk) {
     const A f = (uk - cdf[c]) * inv_step[c];
@@ -224,6 +237,10 @@ template <typename T> void merge_row(const MergeArgs& a, int64_t r) {
   T* out = static_cast<T*>(a.out) + m.os;
   int64_t* perm = a.perm + m.os;
   const int64_t total = na + nb, half = total / 2;
+  if (r + 1 < a.n_rays) {  // the next ray's rows (guessed as long as this one's; prefetches never fault)
+    prefetch_for_write(out + total, total * sizeof(T));
+    prefetch_for_write(perm + total, total * sizeof(int64_t));
+  }
   const int64_t pa = m.as + m.pa - 1, pb = m.bs + m.pb - 1;  // perm value of buffer index i: i + pa
   int64_t i = 1, j = 1, i2 = na, j2 = nb;
   auto front = [&](int64_t k) {
