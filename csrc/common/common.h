@@ -20,6 +20,16 @@
 #define FG_UNROLL
 #endif
 
+// Host hints where the compiler has them (GCC, clang): a branch that is almost always taken, and
+// a prefetch of a cache line that is about to be written.
+#if defined(__GNUC__)
+#define FG_LIKELY(x) __builtin_expect(!!(x), 1)
+#define FG_PREFETCH_FOR_WRITE(p) __builtin_prefetch((p), 1, 3)
+#else
+#define FG_LIKELY(x) (x)
+#define FG_PREFETCH_FOR_WRITE(p) ((void)(p))
+#endif
+
 namespace fastgen {
 
 // Storage dtypes understood by the launchers. Exported to Python as _C.FLOAT32, ... so the

@@ -7,9 +7,10 @@
 // core. The shared versions branch on the data (which bin a sample falls in, which set the next
 // merged value comes from), and those branches mispredict about every other step; the row
 // kernels below keep a ray's rows in stack buffers and turn each such decision into arithmetic,
-// so a step costs a few cycles instead of a pipeline flush. Rows longer than the buffers (and,
-// for the merge, rows holding inf or NaN, where the sentinels below would be ambiguous) take
-// the shared per-ray functions; tests cover both paths.
+// so a step costs a few cycles instead of a pipeline flush, and compare integers on the chains
+// that decide the next loads. They also prefetch the next ray's output rows. Rows longer than the
+// buffers (and, for the merge, rows holding inf, NaN or -0, which the order keys below cannot
+// take) go to the shared per-ray functions; tests cover both paths (tests/sample/test_long_rows.py).
 #include <algorithm>
 #include <cstring>
 #include <limits>
@@ -59,7 +60,7 @@ template <typename T> inline T value_of_key(decltype(bits_of(T(0))) key) {
 // Asks for the cache lines of [p, p + bytes) in a writable state, without waiting for them.
 inline void prefetch_for_write(const void* p, int64_t bytes) {
   const char* c = static_cast<const char*>(p);
-  for (int64_t o = 0; o < bytes; o += 64) __builtin_prefetch(c + o, 1, 3);
+  for (int64_t o = 0; o < bytes; o += 64) FG_PREFETCH_FOR_WRITE(c + o);
 }
 
 // c ? x : y on the bits, so that the compiler cannot turn the choice into a branch.
@@ -96,6 +97,7 @@ template <typename A> inline void reciprocal_steps(const A* cdf, A* inv, int64_t
   reciprocal_steps_tail(cdf, inv, int64_t(0), B, eps);
 }
 #endif
+
 // Forward of one ray (sample_pdf_ray's definition): cdf[0..B] and the reciprocal step of every bin
 // into buffers first, then each sample's bin count_k = #{j in 1..B : cdf[j] <= u_k} by a
 // branch-free merge of the sorted u with the cdf, run as two independent chains (from the first
@@ -279,7 +281,7 @@ template <typename T> void merge_backward_row(const MergeArgs& a, int64_t r) {
     const bool in_a = static_cast<uint64_t>(p - lo_a) < static_cast<uint64_t>(na);
     const bool in_b = static_cast<uint64_t>(p - lo_b) < static_cast<uint64_t>(nb);
     const uintptr_t base = base_b ^ ((base_a ^ base_b) & (uintptr_t(0) - uintptr_t(in_a)));
-    if (__builtin_expect(int(in_a) + int(in_b), 1))
+    if (FG_LIKELY(int(in_a) + int(in_b)))
       *reinterpret_cast<T*>(base + static_cast<uintptr_t>(p) * sizeof(T)) = g[k];
   }
 }
