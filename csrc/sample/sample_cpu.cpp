@@ -286,6 +286,43 @@ template <typename T> void merge_backward_row(const MergeArgs& a, int64_t r) {
   }
 }
 
+// ---------------------------------------------------------------------------- distortion
+// Forward of rays r0 .. r0 + 3 (distortion_forward_ray's definition). A ray's loss is four running
+// sums, each step waiting on the last; four rays of the same length, back to back (every batched
+// input), step in lockstep so that the core overlaps their four chains. Each ray's sums run in
+// the same order as in distortion_forward_ray, so the losses are the same bits.
+template <typename T> void distortion_forward_group(const DistortionArgs& a, int64_t r0) {
+  using A = acc_t<T>;
+  constexpr int P = 4;
+  int64_t s[P], e[P];
+  bool lockstep = r0 + P <= a.n_rays;
+  for (int p = 0; p < P && lockstep; ++p) {
+    segment_bounds(a.info, r0 + p, a.n_samples, s[p], e[p]);
+    lockstep = e[p] - s[p] == e[0] - s[0] && (p == 0 || s[p] == e[p - 1]);
+  }
+  if (!lockstep) {
+    for (int64_t r = r0; r < r0 + P && r < a.n_rays; ++r) distortion_forward_ray<T>(a, r);
+    return;
+  }
+  const int64_t S = e[0] - s[0];
+  const T* w = static_cast<const T*>(a.w) + s[0];
+  const T* t0 = static_cast<const T*>(a.t0) + s[0];
+  const T* t1 = static_cast<const T*>(a.t1) + s[0];
+  A W[P] = {}, V[P] = {}, L[P] = {}, Q[P] = {};
+  for (int64_t i = 0; i < S; ++i) {
+    for (int p = 0; p < P; ++p) {
+      const int64_t q = p * S + i;
+      const A wi = static_cast<A>(w[q]), a0 = static_cast<A>(t0[q]), a1 = static_cast<A>(t1[q]);
+      const A m = (a0 + a1) * A(0.5);
+      L[p] += A(2) * wi * (m * W[p] - V[p]);
+      Q[p] += wi * wi * (a1 - a0);
+      W[p] += wi;
+      V[p] += wi * m;
+    }
+  }
+  for (int p = 0; p < P; ++p) static_cast<T*>(a.loss)[r0 + p] = static_cast<T>(L[p] + Q[p] / A(3));
+}
+
 }  // namespace
 
 #define FG_SAMPLE_CPU(NAME, ARGS, COUNT, FN)                                    \
@@ -300,7 +337,6 @@ FG_SAMPLE_CPU(searchsorted, SearchsortedArgs, a.n_values, searchsorted_value)
 FG_SAMPLE_CPU(inverse_cdf, InverseCdfArgs, a.n_out, inverse_cdf_value)
 FG_SAMPLE_CPU(merge_sorted, MergeArgs, a.n_rays, merge_row)
 FG_SAMPLE_CPU(merge_sorted_backward, MergeArgs, a.n_rays, merge_backward_row)
-FG_SAMPLE_CPU(distortion_forward, DistortionArgs, a.n_rays, distortion_forward_ray)
 FG_SAMPLE_CPU(distortion_backward, DistortionArgs, a.n_rays, distortion_backward_ray)
 
 #undef FG_SAMPLE_CPU
@@ -313,6 +349,13 @@ void sample_pdf_cpu(const SamplePdfArgs& a, int n_threads) {
     using T = typename decltype(tag)::type;
     if (rows) parallel_for(a.n_rays, n_threads, [&](int64_t i) { sample_pdf_row<T>(a, i); });
     else parallel_for(a.n_rays, n_threads, [&](int64_t i) { sample_pdf_ray<T>(a, i); });
+  });
+}
+
+void distortion_forward_cpu(const DistortionArgs& a, int n_threads) {
+  dispatch_float(a.dtype, "distortion_forward", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    parallel_for((a.n_rays + 3) / 4, n_threads, [&](int64_t q) { distortion_forward_group<T>(a, 4 * q); });
   });
 }
 

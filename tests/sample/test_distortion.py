@@ -39,8 +39,9 @@ def test_batched_matches_definition(backend, device, gen, dtype, shape):
 
 
 @pytest.mark.parametrize("by", ["ray_indices", "packed_info"])
-def test_packed_matches_definition(backend, device, gen, by):
-    counts = [3, 0, 1, 40, 0, 7]
+@pytest.mark.parametrize("counts", [[3, 0, 1, 40, 0, 7],
+                                    [5, 5, 5, 5, 2, 2, 2, 2, 0, 0, 0, 0, 4]])  # runs of 4 equal lengths
+def test_packed_matches_definition(backend, device, gen, by, counts):
     info, rays, n = packing(counts)
     w = torch.rand(n, generator=gen, dtype=torch.float64)
     t0, t1 = torch.empty(n, dtype=torch.float64), torch.empty(n, dtype=torch.float64)
