@@ -52,6 +52,30 @@ struct SegmentArgs {
   int dtype;
 };
 
+// Weighted segment sum (accumulate_along_rays): out[r, c] = sum_i w_i v[i, c]. values == nullptr
+// means v = 1 and C = 1 (the sum of the weights).
+struct WeightedSegmentSumArgs {
+  const void* weights;         // (N,) storage
+  const void* values;          // (N, C) storage, or nullptr
+  void* out;                   // (R, C) storage
+  const int64_t* packed_info;  // (R, 2)
+  int64_t n_samples, n_rays, n_channels;
+  int dtype;
+};
+
+// Its gradient given grad = dL/dout (R, C): grad_w[i] = sum_c grad[r, c] v[i, c] and
+// grad_v[i, c] = w_i grad[r, c] (grad_values unused when values == nullptr).
+struct WeightedSegmentBroadcastArgs {
+  const void* grad;            // (R, C) storage
+  const void* weights;         // (N,) storage
+  const void* values;          // (N, C) storage, or nullptr
+  void* grad_weights;          // (N,) storage
+  void* grad_values;           // (N, C) storage, or nullptr
+  const int64_t* packed_info;  // (R, 2)
+  int64_t n_samples, n_rays, n_channels;
+  int dtype;
+};
+
 struct CompositeInputs {
   const void *t_starts, *t_ends, *sigmas;  // (N,) storage
   const void* rgbs;                        // (N, 3) storage
@@ -155,6 +179,71 @@ FG_HOST_DEVICE void segment_broadcast_item(const SegmentArgs& a, int64_t item) {
   segment_bounds(a.packed_info, r, a.n_samples, s, e);
   const T v = grad[item];
   for (int64_t i = s; i < e; ++i) out[i * C + c] = v;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Weighted segment sum, one item = one ray: the product w_i v[i, c] is never stored.
+
+// Channels accumulated together in one walk along the ray: their sums are independent
+// dependency chains, and each walk reads w once for up to this many channels.
+constexpr int kWeightedSumChannels = 4;
+
+template <typename T>
+FG_HOST_DEVICE void weighted_segment_sum_ray(const WeightedSegmentSumArgs& a, int64_t r) {
+  using A = acc_t<T>;
+  const T* w = static_cast<const T*>(a.weights);
+  const T* v = static_cast<const T*>(a.values);
+  T* out = static_cast<T*>(a.out);
+  const int64_t C = a.n_channels;
+  int64_t s, e;
+  segment_bounds(a.packed_info, r, a.n_samples, s, e);
+  if (v == nullptr) {
+    A acc = A(0);
+    for (int64_t i = s; i < e; ++i) acc += Cvt<T>::load(w[i]);
+    out[r] = Cvt<T>::store(acc);
+    return;
+  }
+  for (int64_t c0 = 0; c0 < C; c0 += kWeightedSumChannels) {
+    const int64_t nc = C - c0 < kWeightedSumChannels ? C - c0 : kWeightedSumChannels;
+    A acc[kWeightedSumChannels] = {A(0), A(0), A(0), A(0)};
+    for (int64_t i = s; i < e; ++i) {
+      const A wi = Cvt<T>::load(w[i]);
+      const T* vi = v + i * C + c0;
+      FG_UNROLL
+      for (int k = 0; k < kWeightedSumChannels; ++k)
+        if (k < nc) acc[k] += wi * Cvt<T>::load(vi[k]);
+    }
+    for (int k = 0; k < nc; ++k) out[r * C + c0 + k] = Cvt<T>::store(acc[k]);
+  }
+}
+
+template <typename T>
+FG_HOST_DEVICE void weighted_segment_broadcast_ray(const WeightedSegmentBroadcastArgs& a,
+                                                   int64_t r) {
+  using A = acc_t<T>;
+  const T* g = static_cast<const T*>(a.grad) + r * a.n_channels;
+  const T* w = static_cast<const T*>(a.weights);
+  const T* v = static_cast<const T*>(a.values);
+  T* grad_w = static_cast<T*>(a.grad_weights);
+  T* grad_v = static_cast<T*>(a.grad_values);
+  const int64_t C = a.n_channels;
+  int64_t s, e;
+  segment_bounds(a.packed_info, r, a.n_samples, s, e);
+  if (v == nullptr) {
+    const T g0 = g[0];
+    for (int64_t i = s; i < e; ++i) grad_w[i] = g0;
+    return;
+  }
+  for (int64_t i = s; i < e; ++i) {
+    const A wi = Cvt<T>::load(w[i]);
+    A dw = A(0);
+    for (int64_t c = 0; c < C; ++c) {
+      const A gc = Cvt<T>::load(g[c]);
+      dw += gc * Cvt<T>::load(v[i * C + c]);
+      grad_v[i * C + c] = Cvt<T>::store(wi * gc);
+    }
+    grad_w[i] = Cvt<T>::store(dw);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -278,6 +367,8 @@ void segmented_scan_cpu(const ScanArgs& a, int n_threads);
 void prod_scan_backward_cpu(const ProdScanBackwardArgs& a, int n_threads);
 void segment_sum_cpu(const SegmentArgs& a, int n_threads);
 void segment_broadcast_cpu(const SegmentArgs& a, int n_threads);
+void weighted_segment_sum_cpu(const WeightedSegmentSumArgs& a, int n_threads);
+void weighted_segment_broadcast_cpu(const WeightedSegmentBroadcastArgs& a, int n_threads);
 void composite_forward_cpu(const CompositeForwardArgs& a, int n_threads);
 void composite_backward_cpu(const CompositeBackwardArgs& a, int n_threads);
 
@@ -286,6 +377,10 @@ void prod_scan_backward_cuda(const ProdScanBackwardArgs& a, int device,
                              std::uintptr_t stream);
 void segment_sum_cuda(const SegmentArgs& a, int device, std::uintptr_t stream);
 void segment_broadcast_cuda(const SegmentArgs& a, int device, std::uintptr_t stream);
+void weighted_segment_sum_cuda(const WeightedSegmentSumArgs& a, int device,
+                               std::uintptr_t stream);
+void weighted_segment_broadcast_cuda(const WeightedSegmentBroadcastArgs& a, int device,
+                                     std::uintptr_t stream);
 void composite_forward_cuda(const CompositeForwardArgs& a, int device,
                             std::uintptr_t stream);
 void composite_backward_cuda(const CompositeBackwardArgs& a, int device,

@@ -26,6 +26,23 @@ render::SegmentArgs segment_args(uintptr_t in, uintptr_t out, uintptr_t packed_i
           n_rays, n_channels, dtype};
 }
 
+render::WeightedSegmentSumArgs weighted_segment_sum_args(uintptr_t weights, uintptr_t values,
+                                                         uintptr_t out, uintptr_t packed_info,
+                                                         int64_t n_samples, int64_t n_rays,
+                                                         int64_t n_channels, int dtype) {
+  return {ptr<const void>(weights), ptr<const void>(values), ptr<void>(out),
+          ptr<const int64_t>(packed_info), n_samples, n_rays, n_channels, dtype};
+}
+
+render::WeightedSegmentBroadcastArgs weighted_segment_broadcast_args(
+    uintptr_t grad, uintptr_t weights, uintptr_t values, uintptr_t grad_weights,
+    uintptr_t grad_values, uintptr_t packed_info, int64_t n_samples, int64_t n_rays,
+    int64_t n_channels, int dtype) {
+  return {ptr<const void>(grad),  ptr<const void>(weights),        ptr<const void>(values),
+          ptr<void>(grad_weights), ptr<void>(grad_values), ptr<const int64_t>(packed_info),
+          n_samples,              n_rays,                 n_channels, dtype};
+}
+
 render::CompositeInputs composite_inputs(uintptr_t t_starts, uintptr_t t_ends, uintptr_t sigmas,
                                          uintptr_t rgbs, uintptr_t packed_info, uintptr_t bkgd,
                                          int64_t n_samples, int64_t n_rays, int dtype,
@@ -80,6 +97,20 @@ void bind_render(py::module_& m) {
                 FG_CUDA_LAUNCHER(render::segment_broadcast_cuda),
                 "Copies grad (R, C) to every sample of its ray in out (N, C).", arg("grad"),
                 arg("out"), arg("packed_info"), arg("n_samples"), arg("n_rays"),
+                arg("n_channels"), arg("dtype"));
+  def_launchers(m, "weighted_segment_sum", &weighted_segment_sum_args,
+                &render::weighted_segment_sum_cpu, FG_CUDA_LAUNCHER(render::weighted_segment_sum_cuda),
+                "Per-ray sum of weights (N,) times values (N, C) into out (R, C). values = 0 "
+                "means no values: out (R, 1) is the sum of the weights.",
+                arg("weights"), arg("values"), arg("out"), arg("packed_info"), arg("n_samples"),
+                arg("n_rays"), arg("n_channels"), arg("dtype"));
+  def_launchers(m, "weighted_segment_broadcast", &weighted_segment_broadcast_args,
+                &render::weighted_segment_broadcast_cpu,
+                FG_CUDA_LAUNCHER(render::weighted_segment_broadcast_cuda),
+                "Gradients of weighted_segment_sum given grad (R, C): grad_weights (N,) and "
+                "grad_values (N, C). values = grad_values = 0 means no values.",
+                arg("grad"), arg("weights"), arg("values"), arg("grad_weights"),
+                arg("grad_values"), arg("packed_info"), arg("n_samples"), arg("n_rays"),
                 arg("n_channels"), arg("dtype"));
   def_launchers(m, "composite_forward", &composite_forward_args, &render::composite_forward_cpu,
                 FG_CUDA_LAUNCHER(render::composite_forward_cuda),

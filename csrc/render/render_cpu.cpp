@@ -1,5 +1,6 @@
 // CPU launchers of the render family: OpenMP over rays, calling the shared per-ray math.
-// float32 / float64 only (Python converts float16 / bfloat16 composite inputs to float32).
+// float32 / float64 only (Python converts float16 / bfloat16 composite and weighted-sum inputs
+// to float32).
 #include "../common/dispatch.h"
 #include "render.h"
 
@@ -33,6 +34,21 @@ void segment_broadcast_cpu(const SegmentArgs& a, int n_threads) {
     using T = typename decltype(tag)::type;
     parallel_for(a.n_rays * a.n_channels, n_threads,
                  [&](int64_t item) { segment_broadcast_item<T>(a, item); });
+  });
+}
+
+void weighted_segment_sum_cpu(const WeightedSegmentSumArgs& a, int n_threads) {
+  dispatch_float(a.dtype, "weighted_segment_sum", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    parallel_for(a.n_rays, n_threads, [&](int64_t r) { weighted_segment_sum_ray<T>(a, r); });
+  });
+}
+
+void weighted_segment_broadcast_cpu(const WeightedSegmentBroadcastArgs& a, int n_threads) {
+  dispatch_float(a.dtype, "weighted_segment_broadcast", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    parallel_for(a.n_rays, n_threads,
+                 [&](int64_t r) { weighted_segment_broadcast_ray<T>(a, r); });
   });
 }
 

@@ -1,6 +1,7 @@
 // CUDA kernels and launchers of the render family: one thread per ray (or per (ray, channel)
-// item), calling the same per-ray math as the CPU launcher. Composite also takes float16 /
-// bfloat16 storage (loaded to float32, accumulated in float32, gradients stored converted).
+// item), calling the same per-ray math as the CPU launcher. Composite and the weighted segment
+// sum also take float16 / bfloat16 storage (loaded to float32, accumulated in float32, outputs
+// and gradients stored converted).
 #include "../common/cuda_launch.cuh"
 #include "../common/dispatch.h"
 #include "render.h"
@@ -22,6 +23,15 @@ template <typename T> __global__ void segment_sum_kernel(SegmentArgs a) {
 
 template <typename T> __global__ void segment_broadcast_kernel(SegmentArgs a) {
   FG_CUDA_KERNEL_LOOP(item, a.n_rays * a.n_channels) segment_broadcast_item<T>(a, item);
+}
+
+template <typename T> __global__ void weighted_segment_sum_kernel(WeightedSegmentSumArgs a) {
+  FG_CUDA_KERNEL_LOOP(r, a.n_rays) weighted_segment_sum_ray<T>(a, r);
+}
+
+template <typename T>
+__global__ void weighted_segment_broadcast_kernel(WeightedSegmentBroadcastArgs a) {
+  FG_CUDA_KERNEL_LOOP(r, a.n_rays) weighted_segment_broadcast_ray<T>(a, r);
 }
 
 template <typename T> __global__ void composite_forward_kernel(CompositeForwardArgs a) {
@@ -59,6 +69,24 @@ void segment_broadcast_cuda(const SegmentArgs& a, int device, std::uintptr_t str
     using T = typename decltype(tag)::type;
     launch_1d(segment_broadcast_kernel<T>, a, a.n_rays * a.n_channels, device, stream,
               "segment_broadcast");
+  });
+}
+
+void weighted_segment_sum_cuda(const WeightedSegmentSumArgs& a, int device,
+                               std::uintptr_t stream) {
+  dispatch_float_and_half(a.dtype, "weighted_segment_sum", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    launch_1d(weighted_segment_sum_kernel<T>, a, a.n_rays, device, stream,
+              "weighted_segment_sum");
+  });
+}
+
+void weighted_segment_broadcast_cuda(const WeightedSegmentBroadcastArgs& a, int device,
+                                     std::uintptr_t stream) {
+  dispatch_float_and_half(a.dtype, "weighted_segment_broadcast", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    launch_1d(weighted_segment_broadcast_kernel<T>, a, a.n_rays, device, stream,
+              "weighted_segment_broadcast");
   });
 }
 

@@ -370,7 +370,12 @@ def accumulate_along_rays(weights, values=None, ray_indices=None, n_rays=None, b
         n_rays: number of rays (output rows) for packed input.
 
     Returns:
-        ``(n_rays, D)`` (D = 1 without ``values``); differentiable w.r.t. weights and values.
+        ``(n_rays, D)`` (D = 1 without ``values``) in the input dtype; differentiable w.r.t.
+        weights and values, also twice (the backward is differentiable).
+
+    The kernel backends fuse the product into the per-ray sum (forward) and into the gradient
+    kernel (backward), so the per-sample products are never stored; they accumulate float16 /
+    bfloat16 in float32. The reference multiplies, then sums with ``index_add``, in the input dtype.
 
     Example::
 
@@ -392,11 +397,12 @@ def accumulate_along_rays(weights, values=None, ray_indices=None, n_rays=None, b
     be = resolve(op, backend, device)
     if be == "reference":
         return reference.accumulate_along_rays(weights, values, ray_indices, n_rays)
-    src = weights[..., None] if values is None else weights[..., None] * values
     if info is None:
         info = _batched_segments(weights.shape, device)
-    out = L.segment_sum(_as_compute(src).reshape(-1, src.shape[-1]), info, info.shape[0], be)
-    return out.view(*weights.shape[:-1], src.shape[-1]).to(src.dtype) if ray_indices is None else out.to(src.dtype)
+    d = 1 if values is None else values.shape[-1]
+    flat_values = None if values is None else values.contiguous().reshape(-1, d)
+    out = L.weighted_segment_sum(weights.contiguous().reshape(-1), flat_values, info, info.shape[0], be)
+    return out.view(*weights.shape[:-1], d) if ray_indices is None else out
 
 
 def rendering(t_starts, t_ends, ray_indices=None, n_rays=None, rgb_sigma_fn=None, rgb_alpha_fn=None,

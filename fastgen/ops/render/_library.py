@@ -110,6 +110,62 @@ def _segment_broadcast_backward(ctx, g):
 segment_broadcast.register_autograd(_segment_broadcast_backward, setup_context=_segment_broadcast_setup)
 
 
+# ---------------------------------------------------------------------------- weighted segment sum
+@torch.library.custom_op("fastgen::weighted_segment_sum", mutates_args=())
+def weighted_segment_sum(weights: torch.Tensor, values: torch.Tensor | None, packed_info: torch.Tensor,
+                         n_rays: int, backend: str) -> torch.Tensor:
+    """out (n_rays, C) = per-ray sum of weights (N,) times values (N, C); C = 1 and v = 1 without
+    values. Accumulated in float32 for float16/bfloat16 (float64 for float64), returned in the
+    input dtype."""
+    return _k(backend).weighted_segment_sum(weights, values, packed_info, n_rays)
+
+
+@weighted_segment_sum.register_fake
+def _(weights, values, packed_info, n_rays, backend):
+    return weights.new_empty((n_rays, 1 if values is None else values.shape[1]))
+
+
+@torch.library.custom_op("fastgen::weighted_segment_broadcast", mutates_args=())
+def weighted_segment_broadcast(grad: torch.Tensor, weights: torch.Tensor, values: torch.Tensor | None,
+                               packed_info: torch.Tensor, backend: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """The gradients of weighted_segment_sum given grad (R, C): grad_w[i] = sum_c grad[r, c] v[i, c]
+    and grad_v[i, c] = w_i grad[r, c] for the samples i of ray r (0 where no ray covers a sample);
+    grad_v is empty (0,) without values."""
+    return _k(backend).weighted_segment_broadcast(grad, weights, values, packed_info)
+
+
+@weighted_segment_broadcast.register_fake
+def _(grad, weights, values, packed_info, backend):
+    return torch.empty_like(weights), weights.new_empty(0) if values is None else torch.empty_like(values)
+
+
+def _weighted_sum_setup(ctx, inputs, output):
+    weights, values, packed_info, n_rays, backend = inputs
+    ctx.save_for_backward(weights, values, packed_info)
+    ctx.backend = backend
+
+
+def _weighted_sum_backward(ctx, grad):
+    weights, values, packed_info = ctx.saved_tensors
+    grad = grad.contiguous()
+    if not torch.is_grad_enabled():  # a plain backward: one fused kernel
+        grad_w, grad_v = weighted_segment_broadcast(grad, weights, values, packed_info, ctx.backend)
+        return grad_w, None if values is None else grad_v, None, None, None
+    # create_graph (double backward): the same gradients from differentiable ops, in the compute
+    # dtype (the native segment_broadcast takes float32/float64 only).
+    dtype = weights.dtype
+    cdt = compute_dtype(dtype)
+    g = segment_broadcast(grad.to(cdt), packed_info, weights.shape[0], ctx.backend)  # grad[r] per sample
+    if values is None:
+        return g[:, 0].to(dtype), None, None, None, None
+    grad_w = (g * values.to(cdt)).sum(-1).to(dtype) if ctx.needs_input_grad[0] else None
+    grad_v = (weights.to(cdt)[:, None] * g).to(dtype) if ctx.needs_input_grad[1] else None
+    return grad_w, grad_v, None, None, None
+
+
+weighted_segment_sum.register_autograd(_weighted_sum_backward, setup_context=_weighted_sum_setup)
+
+
 # ---------------------------------------------------------------------------- composite
 def compute_dtype(dtype: torch.dtype) -> torch.dtype:
     """Accumulation dtype of composite: float64 stays float64, everything else accumulates in float32."""

@@ -1,14 +1,16 @@
 """Render-family primitives on the compiled extension (backends "cpu" and "cuda").
 
 The contract is ``spec/render_kernels.md``: ``segmented_scan``, ``prod_scan_backward``,
-``segment_sum``, ``segment_broadcast``, ``composite_forward`` and ``composite_backward``. Inputs
-arrive validated and contiguous; these functions allocate the outputs with torch and hand
-``fastgen._C`` raw pointers, sizes and a dtype code, plus the thread count (CPU) or the device
-index and current stream (CUDA), all as plain integers. The kernels (csrc/render/) clamp every
-ray to the sample range, so per-sample outputs start zeroed: samples no ray covers stay 0.
+``segment_sum``, ``segment_broadcast``, ``weighted_segment_sum``, ``weighted_segment_broadcast``,
+``composite_forward`` and ``composite_backward``. Inputs arrive validated and contiguous; these
+functions allocate the outputs with torch and hand ``fastgen._C`` raw pointers, sizes and a
+dtype code, plus the thread count (CPU) or the device index and current stream (CUDA), all as
+plain integers. The kernels (csrc/render/) clamp every ray to the sample range, so per-sample
+outputs start zeroed: samples no ray covers stay 0.
 
-dtypes: float32/float64 everywhere; composite also float16/bfloat16, loaded natively by the
-CUDA kernels and widened to float32 here for the CPU ones.
+dtypes: float32/float64 everywhere; composite and the weighted segment sum also
+float16/bfloat16, loaded natively by the CUDA kernels and widened to float32 here for the CPU
+ones.
 """
 from __future__ import annotations
 
@@ -61,10 +63,43 @@ def segment_broadcast(grad, packed_info, n_samples: int):
 
 
 def _widen_half_on_cpu(*tensors):
-    """The CPU kernels take float32/float64 only: float16/bfloat16 inputs run in float32."""
+    """The CPU kernels take float32/float64 only: float16/bfloat16 inputs run in float32 (None
+    entries stay None)."""
     if tensors[0].device.type == "cpu" and tensors[0].dtype in _HALF:
-        return tuple(t.float() for t in tensors)
+        return tuple(None if t is None else t.float() for t in tensors)
     return tensors
+
+
+def _ptr(t):
+    return 0 if t is None else t.data_ptr()
+
+
+def weighted_segment_sum(weights, values, packed_info, n_rays: int):
+    n_samples, dtype = weights.shape[0], weights.dtype
+    n_channels = 1 if values is None else values.shape[1]
+    if n_samples == 0 or n_rays == 0:  # every sum is empty: zeros
+        return weights.new_zeros((n_rays, n_channels))
+    weights, values = _widen_half_on_cpu(weights, values)
+    out = weights.new_empty((n_rays, n_channels))  # every ray's row is written
+    launch("weighted_segment_sum", weights.device, weights.data_ptr(), _ptr(values),
+            out.data_ptr(), packed_info.data_ptr(), n_samples, n_rays, n_channels,
+            dtype_code(weights.dtype))
+    return out.to(dtype)
+
+
+def weighted_segment_broadcast(grad, weights, values, packed_info):
+    n_samples, dtype = weights.shape[0], weights.dtype
+    n_rays, n_channels = grad.shape
+    no_grad_v = weights.new_empty(0)  # the op's second output when there are no values
+    if n_samples == 0 or n_rays == 0:
+        return torch.zeros_like(weights), no_grad_v if values is None else torch.zeros_like(values)
+    weights, values, grad = _widen_half_on_cpu(weights, values, grad)
+    grad_w = torch.zeros_like(weights)  # samples no ray covers keep 0
+    grad_v = None if values is None else torch.zeros_like(values)
+    launch("weighted_segment_broadcast", weights.device, grad.data_ptr(), weights.data_ptr(),
+            _ptr(values), grad_w.data_ptr(), _ptr(grad_v), packed_info.data_ptr(), n_samples,
+            n_rays, n_channels, dtype_code(weights.dtype))
+    return grad_w.to(dtype), no_grad_v if grad_v is None else grad_v.to(dtype)
 
 
 def composite_forward(t_starts, t_ends, sigmas, rgbs, packed_info, bkgd, early_stop_eps: float):

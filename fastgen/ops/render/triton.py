@@ -1,8 +1,8 @@
 """Triton kernels of the render family (backend "triton").
 
 The primitives of the contract in ``spec/render_kernels.md``: ``segmented_scan``,
-``prod_scan_backward``, ``segment_sum``, ``segment_broadcast``, ``composite_forward`` and
-``composite_backward``. Inputs arrive validated and contiguous (``fastgen.ops.render`` checks them);
+``prod_scan_backward``, ``segment_sum``, ``segment_broadcast``, ``weighted_segment_sum``,
+``weighted_segment_broadcast``, ``composite_forward`` and ``composite_backward``. Inputs arrive validated and contiguous (``fastgen.ops.render`` checks them);
 these functions only allocate outputs and launch. They run on CUDA tensors, and on CPU tensors
 under ``TRITON_INTERPRET=1`` (how CI tests them).
 
@@ -192,6 +192,56 @@ def _segment_broadcast_kernel(g_ptr, out_ptr, packed_ptr, n_rays, n_samples,
         t = c * BLOCK + j
         m = (t < cnt[:, None, None]) & (ch3 < C)
         tl.store(out_ptr + (s[:, None, None] + t) * C + ch3, val, mask=m)
+
+
+@triton.jit
+def _weighted_segment_sum_kernel(w_ptr, v_ptr, out_ptr, packed_ptr, n_rays, n_samples,
+                                 HAS_VALUES: tl.constexpr, C: tl.constexpr, CP: tl.constexpr,
+                                 RAYS: tl.constexpr, BLOCK: tl.constexpr):
+    # out is allocated in the compute dtype: float32 for float16/bfloat16, float64 for float64.
+    cdt: tl.constexpr = out_ptr.dtype.element_ty
+    ray, ray_ok, s, cnt = _ray_tile(packed_ptr, n_rays, n_samples, RAYS)
+    j = tl.arange(0, BLOCK)[None, :, None]
+    ch = tl.arange(0, CP)[None, None, :]
+    acc = tl.full([RAYS, BLOCK, CP], 0.0, cdt)
+    for c in range(tl.cdiv(tl.max(cnt), BLOCK)):
+        t = c * BLOCK + j
+        pos = s[:, None, None] + t
+        m = t < cnt[:, None, None]
+        w = tl.load(w_ptr + pos, mask=m, other=0.0).to(cdt)
+        if HAS_VALUES:
+            acc += w * tl.load(v_ptr + pos * C + ch, mask=m & (ch < C), other=0.0).to(cdt)
+        else:
+            acc += w
+    ch2 = tl.arange(0, CP)[None, :]
+    tl.store(out_ptr + ray[:, None] * C + ch2, tl.sum(acc, 1), mask=ray_ok[:, None] & (ch2 < C))
+
+
+@triton.jit
+def _weighted_segment_broadcast_kernel(g_ptr, w_ptr, v_ptr, gw_ptr, gv_ptr, packed_ptr, n_rays,
+                                       n_samples, HAS_VALUES: tl.constexpr, C: tl.constexpr,
+                                       CP: tl.constexpr, RAYS: tl.constexpr, BLOCK: tl.constexpr):
+    # grad is in the compute dtype (float32 for float16/bfloat16); the per-sample gradients are
+    # stored converted to the dtype of the weights.
+    cdt: tl.constexpr = g_ptr.dtype.element_ty
+    ray, ray_ok, s, cnt = _ray_tile(packed_ptr, n_rays, n_samples, RAYS)
+    ch = tl.arange(0, CP)[None, :]
+    g = tl.load(g_ptr + ray[:, None] * C + ch, mask=ray_ok[:, None] & (ch < C), other=0.0)
+    g3 = g[:, None, :]
+    j = tl.arange(0, BLOCK)[None, :]
+    ch3 = ch[:, None, :]
+    for c in range(tl.cdiv(tl.max(cnt), BLOCK)):
+        t = c * BLOCK + j
+        pos = s[:, None] + t
+        m = t < cnt[:, None]
+        if HAS_VALUES:
+            m3 = m[:, :, None] & (ch3 < C)
+            v = tl.load(v_ptr + pos[:, :, None] * C + ch3, mask=m3, other=0.0).to(cdt)
+            w = tl.load(w_ptr + pos, mask=m, other=0.0).to(cdt)
+            tl.store(gw_ptr + pos, tl.sum(g3 * v, 2), mask=m)
+            tl.store(gv_ptr + pos[:, :, None] * C + ch3, w[:, :, None] * g3, mask=m3)
+        else:
+            tl.store(gw_ptr + pos, tl.broadcast_to(g, [RAYS, BLOCK]), mask=m)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -418,6 +468,39 @@ def segment_broadcast(grad, packed_info, n_samples):
             grad, out, packed_info, n_rays, n_samples, C=c, CP=cp, RAYS=_RAYS, BLOCK=block,
             **_LAUNCH)
     return out
+
+
+def _compute_dtype(dtype):
+    return torch.float64 if dtype == torch.float64 else torch.float32
+
+
+def weighted_segment_sum(weights, values, packed_info, n_rays):
+    n = weights.shape[0]
+    c = 1 if values is None else values.shape[1]
+    if n_rays == 0 or n == 0:
+        return weights.new_zeros((n_rays, c))
+    out = weights.new_empty((n_rays, c), dtype=_compute_dtype(weights.dtype))  # every row written
+    cp, block = _channel_tiling(c)
+    with _on_device(weights):
+        _weighted_segment_sum_kernel[_grid(n_rays)](
+            weights, weights if values is None else values, out, packed_info, n_rays, n,
+            HAS_VALUES=values is not None, C=c, CP=cp, RAYS=_RAYS, BLOCK=block, **_LAUNCH)
+    return out.to(weights.dtype)
+
+
+def weighted_segment_broadcast(grad, weights, values, packed_info):
+    grad_w = torch.zeros_like(weights)  # samples no ray covers keep 0
+    grad_v = weights.new_empty(0) if values is None else torch.zeros_like(values)
+    (n_rays, c), n = grad.shape, weights.shape[0]
+    if n_rays == 0 or n == 0:
+        return grad_w, grad_v
+    cp, block = _channel_tiling(c)
+    with _on_device(weights):
+        _weighted_segment_broadcast_kernel[_grid(n_rays)](
+            grad.to(_compute_dtype(weights.dtype)), weights, weights if values is None else values,
+            grad_w, grad_w if values is None else grad_v, packed_info, n_rays, n,
+            HAS_VALUES=values is not None, C=c, CP=cp, RAYS=_RAYS, BLOCK=block, **_LAUNCH)
+    return grad_w, grad_v
 
 
 def _stop_eps(early_stop_eps):
