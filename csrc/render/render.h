@@ -64,13 +64,13 @@ struct WeightedSegmentSumArgs {
 };
 
 // Its gradient given grad = dL/dout (R, C): grad_w[i] = sum_c grad[r, c] v[i, c] and
-// grad_v[i, c] = w_i grad[r, c] (grad_values unused when values == nullptr).
+// grad_v[i, c] = w_i grad[r, c]. grad_values == nullptr skips grad_v (always without values).
 struct WeightedSegmentBroadcastArgs {
   const void* grad;            // (R, C) storage
   const void* weights;         // (N,) storage
   const void* values;          // (N, C) storage, or nullptr
   void* grad_weights;          // (N,) storage
-  void* grad_values;           // (N, C) storage, or nullptr
+  void* grad_values;           // (N, C) storage, or nullptr (not wanted)
   const int64_t* packed_info;  // (R, 2)
   int64_t n_samples, n_rays, n_channels;
   int dtype;
@@ -235,14 +235,14 @@ FG_HOST_DEVICE void weighted_segment_broadcast_ray(const WeightedSegmentBroadcas
     return;
   }
   for (int64_t i = s; i < e; ++i) {
-    const A wi = Cvt<T>::load(w[i]);
     A dw = A(0);
-    for (int64_t c = 0; c < C; ++c) {
-      const A gc = Cvt<T>::load(g[c]);
-      dw += gc * Cvt<T>::load(v[i * C + c]);
-      grad_v[i * C + c] = Cvt<T>::store(wi * gc);
-    }
+    for (int64_t c = 0; c < C; ++c) dw += Cvt<T>::load(g[c]) * Cvt<T>::load(v[i * C + c]);
     grad_w[i] = Cvt<T>::store(dw);
+  }
+  if (grad_v == nullptr) return;
+  for (int64_t i = s; i < e; ++i) {
+    const A wi = Cvt<T>::load(w[i]);
+    for (int64_t c = 0; c < C; ++c) grad_v[i * C + c] = Cvt<T>::store(wi * Cvt<T>::load(g[c]));
   }
 }
 

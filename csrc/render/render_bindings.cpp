@@ -108,7 +108,8 @@ void bind_render(py::module_& m) {
                 &render::weighted_segment_broadcast_cpu,
                 FG_CUDA_LAUNCHER(render::weighted_segment_broadcast_cuda),
                 "Gradients of weighted_segment_sum given grad (R, C): grad_weights (N,) and "
-                "grad_values (N, C). values = grad_values = 0 means no values.",
+                "grad_values (N, C). values = 0 means no values; grad_values = 0 skips "
+                "grad_values.",
                 arg("grad"), arg("weights"), arg("values"), arg("grad_weights"),
                 arg("grad_values"), arg("packed_info"), arg("n_samples"), arg("n_rays"),
                 arg("n_channels"), arg("dtype"));

@@ -127,16 +127,18 @@ def _(weights, values, packed_info, n_rays, backend):
 
 @torch.library.custom_op("fastgen::weighted_segment_broadcast", mutates_args=())
 def weighted_segment_broadcast(grad: torch.Tensor, weights: torch.Tensor, values: torch.Tensor | None,
-                               packed_info: torch.Tensor, backend: str) -> tuple[torch.Tensor, torch.Tensor]:
+                               packed_info: torch.Tensor, values_grad: bool,
+                               backend: str) -> tuple[torch.Tensor, torch.Tensor]:
     """The gradients of weighted_segment_sum given grad (R, C): grad_w[i] = sum_c grad[r, c] v[i, c]
     and grad_v[i, c] = w_i grad[r, c] for the samples i of ray r (0 where no ray covers a sample);
-    grad_v is empty (0,) without values."""
-    return _k(backend).weighted_segment_broadcast(grad, weights, values, packed_info)
+    grad_v is empty (0,) without values or when values_grad is False."""
+    return _k(backend).weighted_segment_broadcast(grad, weights, values, packed_info, values_grad)
 
 
 @weighted_segment_broadcast.register_fake
-def _(grad, weights, values, packed_info, backend):
-    return torch.empty_like(weights), weights.new_empty(0) if values is None else torch.empty_like(values)
+def _(grad, weights, values, packed_info, values_grad, backend):
+    want_v = values is not None and values_grad
+    return torch.empty_like(weights), torch.empty_like(values) if want_v else weights.new_empty(0)
 
 
 def _weighted_sum_setup(ctx, inputs, output):
@@ -148,9 +150,10 @@ def _weighted_sum_setup(ctx, inputs, output):
 def _weighted_sum_backward(ctx, grad):
     weights, values, packed_info = ctx.saved_tensors
     grad = grad.contiguous()
+    values_grad = values is not None and ctx.needs_input_grad[1]
     if not torch.is_grad_enabled():  # a plain backward: one fused kernel
-        grad_w, grad_v = weighted_segment_broadcast(grad, weights, values, packed_info, ctx.backend)
-        return grad_w, None if values is None else grad_v, None, None, None
+        grad_w, grad_v = weighted_segment_broadcast(grad, weights, values, packed_info, values_grad, ctx.backend)
+        return grad_w, grad_v if values_grad else None, None, None, None
     # create_graph (double backward): the same gradients from differentiable ops, in the compute
     # dtype (the native segment_broadcast takes float32/float64 only).
     dtype = weights.dtype
@@ -159,7 +162,7 @@ def _weighted_sum_backward(ctx, grad):
     if values is None:
         return g[:, 0].to(dtype), None, None, None, None
     grad_w = (g * values.to(cdt)).sum(-1).to(dtype) if ctx.needs_input_grad[0] else None
-    grad_v = (weights.to(cdt)[:, None] * g).to(dtype) if ctx.needs_input_grad[1] else None
+    grad_v = (weights.to(cdt)[:, None] * g).to(dtype) if values_grad else None
     return grad_w, grad_v, None, None, None
 
 

@@ -6,7 +6,8 @@ The contract is ``spec/render_kernels.md``: ``segmented_scan``, ``prod_scan_back
 functions allocate the outputs with torch and hand ``fastgen._C`` raw pointers, sizes and a
 dtype code, plus the thread count (CPU) or the device index and current stream (CUDA), all as
 plain integers. The kernels (csrc/render/) clamp every ray to the sample range, so per-sample
-outputs start zeroed: samples no ray covers stay 0.
+outputs start zeroed: samples no ray covers stay 0 (weighted_segment_broadcast skips the fill on
+CPU when the rays tile the samples: then it writes every sample).
 
 dtypes: float32/float64 everywhere; composite and the weighted segment sum also
 float16/bfloat16, loaded natively by the CUDA kernels and widened to float32 here for the CPU
@@ -87,19 +88,34 @@ def weighted_segment_sum(weights, values, packed_info, n_rays: int):
     return out.to(dtype)
 
 
-def weighted_segment_broadcast(grad, weights, values, packed_info):
+def _tiles_samples(packed_info, n_samples: int) -> bool:
+    """Whether the rays cover [0, n_samples) back to back, every sample once. Read only for CPU
+    tensors (no device sync there, and R rows cost microseconds): then every per-sample output is
+    written by the kernel and needs no zero fill, which on CPU costs as much as the kernel."""
+    if packed_info.device.type != "cpu":
+        return False
+    starts, counts = packed_info.unbind(1)
+    ends = starts + counts
+    # starts >= 0 and counts >= 0 rule out int64 wrap-around in the chain starts[r + 1] = ends[r].
+    return (int(starts[0]) == 0 and int(ends[-1]) == n_samples and bool((counts >= 0).all())
+            and bool((starts >= 0).all()) and torch.equal(starts[1:], ends[:-1]))
+
+
+def weighted_segment_broadcast(grad, weights, values, packed_info, values_grad: bool):
     n_samples, dtype = weights.shape[0], weights.dtype
     n_rays, n_channels = grad.shape
-    no_grad_v = weights.new_empty(0)  # the op's second output when there are no values
+    want_v = values is not None and values_grad
     if n_samples == 0 or n_rays == 0:
-        return torch.zeros_like(weights), no_grad_v if values is None else torch.zeros_like(values)
+        return torch.zeros_like(weights), torch.zeros_like(values) if want_v else weights.new_empty(0)
     weights, values, grad = _widen_half_on_cpu(weights, values, grad)
-    grad_w = torch.zeros_like(weights)  # samples no ray covers keep 0
-    grad_v = None if values is None else torch.zeros_like(values)
+    # Zero filled, so that samples no ray covers read 0, unless every sample is in a ray.
+    alloc = torch.empty_like if _tiles_samples(packed_info, n_samples) else torch.zeros_like
+    grad_w = alloc(weights)
+    grad_v = alloc(values) if want_v else None
     launch("weighted_segment_broadcast", weights.device, grad.data_ptr(), weights.data_ptr(),
             _ptr(values), grad_w.data_ptr(), _ptr(grad_v), packed_info.data_ptr(), n_samples,
             n_rays, n_channels, dtype_code(weights.dtype))
-    return grad_w.to(dtype), no_grad_v if grad_v is None else grad_v.to(dtype)
+    return grad_w.to(dtype), grad_v.to(dtype) if want_v else weights.new_empty(0, dtype=dtype)
 
 
 def composite_forward(t_starts, t_ends, sigmas, rgbs, packed_info, bkgd, early_stop_eps: float):

@@ -219,7 +219,8 @@ def _weighted_segment_sum_kernel(w_ptr, v_ptr, out_ptr, packed_ptr, n_rays, n_sa
 
 @triton.jit
 def _weighted_segment_broadcast_kernel(g_ptr, w_ptr, v_ptr, gw_ptr, gv_ptr, packed_ptr, n_rays,
-                                       n_samples, HAS_VALUES: tl.constexpr, C: tl.constexpr,
+                                       n_samples, HAS_VALUES: tl.constexpr,
+                                       VALUES_GRAD: tl.constexpr, C: tl.constexpr,
                                        CP: tl.constexpr, RAYS: tl.constexpr, BLOCK: tl.constexpr):
     # grad is in the compute dtype (float32 for float16/bfloat16); the per-sample gradients are
     # stored converted to the dtype of the weights.
@@ -237,9 +238,10 @@ def _weighted_segment_broadcast_kernel(g_ptr, w_ptr, v_ptr, gw_ptr, gv_ptr, pack
         if HAS_VALUES:
             m3 = m[:, :, None] & (ch3 < C)
             v = tl.load(v_ptr + pos[:, :, None] * C + ch3, mask=m3, other=0.0).to(cdt)
-            w = tl.load(w_ptr + pos, mask=m, other=0.0).to(cdt)
             tl.store(gw_ptr + pos, tl.sum(g3 * v, 2), mask=m)
-            tl.store(gv_ptr + pos[:, :, None] * C + ch3, w[:, :, None] * g3, mask=m3)
+            if VALUES_GRAD:
+                w = tl.load(w_ptr + pos, mask=m, other=0.0).to(cdt)
+                tl.store(gv_ptr + pos[:, :, None] * C + ch3, w[:, :, None] * g3, mask=m3)
         else:
             tl.store(gw_ptr + pos, tl.broadcast_to(g, [RAYS, BLOCK]), mask=m)
 
@@ -488,9 +490,10 @@ def weighted_segment_sum(weights, values, packed_info, n_rays):
     return out.to(weights.dtype)
 
 
-def weighted_segment_broadcast(grad, weights, values, packed_info):
+def weighted_segment_broadcast(grad, weights, values, packed_info, values_grad):
+    want_v = values is not None and values_grad
     grad_w = torch.zeros_like(weights)  # samples no ray covers keep 0
-    grad_v = weights.new_empty(0) if values is None else torch.zeros_like(values)
+    grad_v = torch.zeros_like(values) if want_v else weights.new_empty(0)
     (n_rays, c), n = grad.shape, weights.shape[0]
     if n_rays == 0 or n == 0:
         return grad_w, grad_v
@@ -498,8 +501,9 @@ def weighted_segment_broadcast(grad, weights, values, packed_info):
     with _on_device(weights):
         _weighted_segment_broadcast_kernel[_grid(n_rays)](
             grad.to(_compute_dtype(weights.dtype)), weights, weights if values is None else values,
-            grad_w, grad_w if values is None else grad_v, packed_info, n_rays, n,
-            HAS_VALUES=values is not None, C=c, CP=cp, RAYS=_RAYS, BLOCK=block, **_LAUNCH)
+            grad_w, grad_v if want_v else grad_w, packed_info, n_rays, n,
+            HAS_VALUES=values is not None, VALUES_GRAD=want_v, C=c, CP=cp, RAYS=_RAYS, BLOCK=block,
+            **_LAUNCH)
     return grad_w, grad_v
 
 
