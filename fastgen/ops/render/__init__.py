@@ -58,9 +58,10 @@ def _segments(op, n_samples, device, packed_info=None, ray_indices=None, n_rays=
         return V.packed_info(op, packed_info, n_samples)
     ray_indices = V.ray_indices(op, ray_indices, n_samples, n_rays).contiguous()
     if n_rays is not None:
-        rays = torch.arange(n_rays, device=device)
-        starts = torch.searchsorted(ray_indices, rays)
-        ends = torch.searchsorted(ray_indices, rays, right=True)
+        # Ray r spans [b_r, b_{r+1}) with b_r = #indices < r: one search for both ends (sorted
+        # indices in [0, n_rays); unchecked garbage on CUDA gives wrong rows, which kernels clamp).
+        bounds = torch.searchsorted(ray_indices, torch.arange(n_rays + 1, device=device))
+        starts, ends = bounds[:-1], bounds[1:]
     else:
         positions = torch.arange(n_samples, device=device)
         first = torch.searchsorted(ray_indices, ray_indices)
