@@ -88,6 +88,38 @@ def test_accumulate_gradcheck(lay, backend, device, gen):
     assert torch.autograd.gradcheck(bound(call, backend), tuple(args), eps=1e-6, atol=1e-7)
 
 
+@pytest.mark.parametrize("dim", [None, 3], ids=["no_values", "D3"])
+@pytest.mark.parametrize("lay", ["batched", "packed"])
+def test_accumulate_gradgradcheck(lay, dim, backend, device, gen):
+    """Double backward (the kernel backends' backward switches to differentiable ops under
+    create_graph), and that switch gives the fused backward's first-order gradients."""
+    args, call, _ = accumulate_case(lay, dim, gen, counts=(0,) + SMALL_COUNTS, dtype=torch.float64)
+    if lay == "batched":
+        args = [a[:2, :4] for a in args]
+    args = [a.to(device).requires_grad_(a.is_floating_point()) for a in args]
+    fn = bound(call, backend)
+    assert torch.autograd.gradgradcheck(fn, tuple(args), eps=1e-6, atol=1e-7)
+    floats = [a for a in args if a.is_floating_point()]
+    out = fn(*args)
+    g = torch.randn(out.shape, generator=gen, dtype=torch.float64).to(device)
+    plain = torch.autograd.grad(out, floats, g, retain_graph=True)
+    graph = torch.autograd.grad(out, floats, g, create_graph=True)
+    for p, q in zip(plain, graph):
+        assert_close_rel(q, p, torch.float64, "create_graph gradient")
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("dim", [None, 3], ids=["no_values", "D3"])
+@pytest.mark.parametrize("lay", ["batched", "packed"])
+def test_accumulate_half_precision(lay, dim, dtype, backend, device, gen):
+    """float16/bfloat16 weights and values: output and gradients in the input dtype, close to the
+    float64 reference on the same (rounded) inputs (the kernel backends accumulate in float32)."""
+    args, call, ref = accumulate_case(lay, dim, gen, counts=(0, 1, 7, 20, 0, 3), dtype=dtype)
+    (out,), grads = check_vs_reference(bound(call, backend), ref, args, device=device, gen=gen,
+                                       what=f"accumulate[{lay}, D={dim}, {dtype}]")
+    assert out.dtype == dtype and all(g.dtype == dtype for g in grads if g is not None)
+
+
 # ---------------------------------------------------------------------------- rendering
 def rendering_case(lay, field, bkgd, gen, counts=PACKED_COUNTS, dtype=torch.float32):
     """Args (t_starts, t_ends, rgbs, sigmas|alphas, [bkgd], [ray_indices]) and the public/reference

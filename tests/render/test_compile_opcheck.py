@@ -11,8 +11,8 @@ from tests.conftest import assert_close_rel
 from tests.render._helpers import fwd_bwd, layout, samples, uniform
 
 COUNTS = (0, 2, 5, 0, 1, 3)
-CUSTOM_OPS = ("segmented_scan", "prod_scan_backward", "segment_sum", "segment_broadcast", "composite_forward",
-              "composite_backward")
+CUSTOM_OPS = ("segmented_scan", "prod_scan_backward", "segment_sum", "segment_broadcast", "weighted_segment_sum",
+              "weighted_segment_broadcast", "composite_forward", "composite_backward")
 
 
 def test_every_custom_op_is_registered():
@@ -42,6 +42,7 @@ def opcheck_cases(device, gen, dtype):
     cases.append(("segment_sum", lambda b: (vals.clone().requires_grad_(True), info, r, b)))
     cases.append(("segment_broadcast", lambda b: (torch.randn((r, 3), generator=gen, dtype=torch.float64)
                                                   .to(dtype).to(device).requires_grad_(True), info, n, b)))
+    cases += weighted_segment_cases(info, n, gen, dtype, device)
     for bk in (None, bkgd):
         for eps in (0.0, 0.2):
             cases.append(("composite_forward", lambda b, bk=bk, eps=eps: (
@@ -54,6 +55,28 @@ def opcheck_cases(device, gen, dtype):
         return (t0, t1, s, c, info, bk, eps, *outs, *grads, b)
     for bk in (None, bkgd):
         cases.append(("composite_backward", lambda b, bk=bk: backward_args(b, bk, 0.1)))
+    return cases
+
+
+def weighted_segment_cases(info, n, gen, dtype, device):
+    """weighted_segment_sum / _broadcast with and without values (C = 3), on the packed layout
+    (empty rays included) and on a batched one (4 rays of 5 samples, as _batched_segments)."""
+    def randn(*shape):
+        return torch.randn(shape, generator=gen, dtype=torch.float64).to(dtype).to(device)
+
+    batched = torch.stack([torch.arange(4) * 5, torch.full((4,), 5)], 1).to(device)
+    cases = []
+    for rows, n_samples in ((info, n), (batched, 20)):
+        r = rows.shape[0]
+        w, v = uniform(n_samples, gen, 0.0, 1.0, dtype).to(device), randn(n_samples, 3)
+        for vals in (None, v):
+            cases.append(("weighted_segment_sum", lambda b, w=w, vals=vals, rows=rows, r=r: (
+                w.clone().requires_grad_(True), None if vals is None else vals.clone().requires_grad_(True),
+                rows, r, b)))
+            g = randn(r, 1 if vals is None else 3)
+            for values_grad in ((True,) if vals is None else (True, False)):
+                cases.append(("weighted_segment_broadcast", lambda b, w=w, vals=vals, rows=rows, g=g, vg=values_grad:
+                              (g, w, vals, rows, vg, b)))
     return cases
 
 
@@ -85,6 +108,18 @@ def test_opcheck_composite_half(kernel_backend, device, gen, dtype):
     assert grad_sigmas.dtype == grad_rgbs.dtype == dtype
 
 
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_opcheck_weighted_segment_half(kernel_backend, device, gen, dtype):
+    """The weighted segment sum takes float16/bfloat16 (accumulated in float32): outputs and
+    gradients in the input dtype."""
+    info, _, n = layout(COUNTS, device)
+    for name, make_args in weighted_segment_cases(info, n, gen, dtype, device):
+        args = make_args(kernel_backend)
+        torch.library.opcheck(getattr(torch.ops.fastgen, name).default, args)
+        outs = getattr(torch.ops.fastgen, name)(*args)
+        assert all(o.dtype == dtype for o in (outs if isinstance(outs, tuple) else (outs,)))
+
+
 def test_opcheck_empty(kernel_backend, device):
     """0 samples and empty rays through the fake and real kernels alike."""
     info = torch.zeros(3, 2, dtype=torch.long, device=device)
@@ -92,6 +127,9 @@ def test_opcheck_empty(kernel_backend, device):
     torch.library.opcheck(torch.ops.fastgen.segmented_scan.default, (x, info, "sum", True, False, kernel_backend))
     torch.library.opcheck(torch.ops.fastgen.segment_sum.default,
                           (torch.zeros(0, 3, device=device, requires_grad=True), info, 3, kernel_backend))
+    for vals in (None, torch.zeros(0, 3, device=device, requires_grad=True)):
+        torch.library.opcheck(torch.ops.fastgen.weighted_segment_sum.default,
+                              (torch.zeros(0, device=device, requires_grad=True), vals, info, 3, kernel_backend))
     e = torch.zeros(0, device=device)
     torch.library.opcheck(torch.ops.fastgen.composite_forward.default,
                           (e, e, e.clone().requires_grad_(True), torch.zeros(0, 3, device=device), info, None, 0.0,

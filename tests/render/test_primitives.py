@@ -88,6 +88,63 @@ def test_segment_sum_and_broadcast_clamp_rays(kernel_backend, device, gen):
     assert_close_rel(b, expected, torch.float64)
 
 
+@pytest.mark.parametrize("channels", [None, 1, 3, 6], ids=["no_values", "C1", "C3", "C6"])
+def test_weighted_segment_sum_and_broadcast_clamp_rays(channels, kernel_backend, device, gen):
+    rows = BAD_ROWS + [[0, 12], [5, 4]]  # overlapping reads are fine for a sum
+    w = uniform(N, gen, 0.0, 1.0, torch.float64)
+    v = None if channels is None else torch.randn((N, channels), generator=gen, dtype=torch.float64)
+    dev = (lambda t: None if t is None else t.to(device))  # noqa: E731
+    out = L.weighted_segment_sum(w.to(device), dev(v), torch.tensor(rows, device=device), len(rows), kernel_backend)
+    sync(device)
+    wv = w[:, None] if v is None else w[:, None] * v
+    expected = torch.stack([wv[s:e].sum(0) for s, e in clamped(rows, N)])
+    assert_close_rel(out, expected, torch.float64)
+
+    c = channels or 1
+    grad = torch.randn((len(BAD_ROWS), c), generator=gen, dtype=torch.float64)
+    for values_grad in (True, False):
+        gw, gv = L.weighted_segment_broadcast(grad.to(device), w.to(device), dev(v),
+                                              torch.tensor(BAD_ROWS, device=device), values_grad, kernel_backend)
+        sync(device)
+        exp_w, exp_v = torch.zeros(N, dtype=torch.float64), torch.zeros(N, c, dtype=torch.float64)
+        for r, (s, e) in enumerate(clamped(BAD_ROWS, N)):
+            exp_w[s:e] = grad[r, 0] if v is None else v[s:e] @ grad[r]
+            exp_v[s:e] = w[s:e, None] * grad[r]
+        assert_close_rel(gw, exp_w, torch.float64, "grad_weights")
+        assert bool((gw.cpu()[[2, 3, 6, 7]] == 0).all()), "samples covered by no ray must be 0"
+        if v is None or not values_grad:
+            assert gv.shape == (0,)
+        else:
+            assert_close_rel(gv, exp_v, torch.float64, "grad_values")
+            assert bool((gv.cpu()[[2, 3, 6, 7]] == 0).all()), "samples covered by no ray must be 0"
+
+
+@pytest.mark.parametrize("rows", [[[0, 3], [3, 9]], [[0, 3], [4, 8]], [[0, 3], [3, 8]], [[0, 4], [3, 9]],
+                                  [[1, 11]]], ids=["tiling", "gap", "short_end", "overlap", "late_start"])
+def test_weighted_segment_broadcast_near_tilings(rows, kernel_backend, device, gen):
+    """Packings that almost tile the samples (where the cpu backend decides whether to zero fill):
+    uncovered samples are 0, and (repeated, so that reused memory would show) never garbage."""
+    w = uniform(N, gen, 0.0, 1.0, torch.float64)
+    v = torch.randn((N, 3), generator=gen, dtype=torch.float64)
+    grad = torch.randn((len(rows), 3), generator=gen, dtype=torch.float64)
+    exp_w, exp_v = torch.zeros(N, dtype=torch.float64), torch.zeros(N, 3, dtype=torch.float64)
+    for r, (s, e) in enumerate(clamped(rows, N)):  # overlapping rays: the later one wins
+        exp_w[s:e] = v[s:e] @ grad[r]
+        exp_v[s:e] = w[s:e, None] * grad[r]
+    if rows == [[0, 4], [3, 9]]:  # sample 3 is written by both rays (in either order): skip it
+        keep = torch.arange(N) != 3
+    else:
+        keep = torch.ones(N, dtype=torch.bool)
+    for _ in range(3):
+        junk = torch.full((N, 3), float("nan"), dtype=torch.float64, device=device)  # free NaN-filled memory
+        del junk
+        gw, gv = L.weighted_segment_broadcast(grad.to(device), w.to(device), v.to(device),
+                                              torch.tensor(rows, device=device), True, kernel_backend)
+        sync(device)
+        assert_close_rel(gw.cpu()[keep], exp_w[keep], torch.float64, "grad_weights")
+        assert_close_rel(gv.cpu()[keep], exp_v[keep], torch.float64, "grad_values")
+
+
 @pytest.mark.parametrize("eps", [0.0, 0.3])
 def test_composite_clamps_rays(eps, kernel_backend, device, gen):
     t0, t1, s, c = samples(N, gen, sigma_hi=8.0, dtype=torch.float64)
