@@ -205,7 +205,7 @@ FG_HOST_DEVICE void weighted_segment_sum_ray(const WeightedSegmentSumArgs& a, in
   }
   for (int64_t c0 = 0; c0 < C; c0 += kWeightedSumChannels) {
     const int64_t nc = C - c0 < kWeightedSumChannels ? C - c0 : kWeightedSumChannels;
-    A acc[kWeightedSumChannels] = {A(0), A(0), A(0), A(0)};
+    A acc[kWeightedSumChannels] = {};  // zeros
     for (int64_t i = s; i < e; ++i) {
       const A wi = Cvt<T>::load(w[i]);
       const T* vi = v + i * C + c0;

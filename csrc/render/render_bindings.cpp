@@ -99,7 +99,8 @@ void bind_render(py::module_& m) {
                 arg("out"), arg("packed_info"), arg("n_samples"), arg("n_rays"),
                 arg("n_channels"), arg("dtype"));
   def_launchers(m, "weighted_segment_sum", &weighted_segment_sum_args,
-                &render::weighted_segment_sum_cpu, FG_CUDA_LAUNCHER(render::weighted_segment_sum_cuda),
+                &render::weighted_segment_sum_cpu,
+                FG_CUDA_LAUNCHER(render::weighted_segment_sum_cuda),
                 "Per-ray sum of weights (N,) times values (N, C) into out (R, C). values = 0 "
                 "means no values: out (R, 1) is the sum of the weights.",
                 arg("weights"), arg("values"), arg("out"), arg("packed_info"), arg("n_samples"),

@@ -171,7 +171,8 @@ weighted_segment_sum.register_autograd(_weighted_sum_backward, setup_context=_we
 
 # ---------------------------------------------------------------------------- composite
 def compute_dtype(dtype: torch.dtype) -> torch.dtype:
-    """Accumulation dtype of composite: float64 stays float64, everything else accumulates in float32."""
+    """Accumulation dtype of composite and the weighted segment sum: float64 stays float64,
+    everything else accumulates in float32."""
     return torch.float64 if dtype == torch.float64 else torch.float32
 
 

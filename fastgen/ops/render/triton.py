@@ -2,9 +2,10 @@
 
 The primitives of the contract in ``spec/render_kernels.md``: ``segmented_scan``,
 ``prod_scan_backward``, ``segment_sum``, ``segment_broadcast``, ``weighted_segment_sum``,
-``weighted_segment_broadcast``, ``composite_forward`` and ``composite_backward``. Inputs arrive validated and contiguous (``fastgen.ops.render`` checks them);
-these functions only allocate outputs and launch. They run on CUDA tensors, and on CPU tensors
-under ``TRITON_INTERPRET=1`` (how CI tests them).
+``weighted_segment_broadcast``, ``composite_forward`` and ``composite_backward``. Inputs arrive
+validated and contiguous (``fastgen.ops.render`` checks them); these functions only allocate
+outputs and launch. They run on CUDA tensors, and on CPU tensors under ``TRITON_INTERPRET=1``
+(how CI tests them).
 
 Tiling, shared by every kernel: one program owns ``_RAYS`` consecutive rays of the packed batch
 and walks them together in chunks of ``_BLOCK`` samples, as a ``[_RAYS, _BLOCK]`` tile whose row
