@@ -113,3 +113,15 @@ def packed_info(op: str, info, n_samples: int) -> torch.Tensor:
             raise ValueError(f"{op}: packed_info is inconsistent with the sample count: a ray ends "
                              f"at sample {end} but there are only {n_samples} samples")
     return info.long().contiguous()
+
+
+def tiles_samples(info: torch.Tensor, n_samples: int) -> bool:
+    """Whether the rows (start, count) of ``info`` cover [0, n_samples) back to back, in order,
+    every sample once (start = exclusive cumsum of the counts; starts and counts >= 0, so no int64
+    wrap-around can fake the chain). Reads the values: a device sync on CUDA, so the callers use it
+    for CPU tensors."""
+    if info.shape[0] == 0:
+        return n_samples == 0
+    starts, counts = info[:, 0], info[:, 1]
+    return int(starts[-1] + counts[-1]) == n_samples and \
+        bool(((counts >= 0) & (starts >= 0) & (starts == torch.cumsum(counts, 0) - counts)).all())

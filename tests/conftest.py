@@ -81,7 +81,8 @@ def pytest_report_header(config):
     return lines
 
 
-def _skip_unless_available(name: str) -> str:
+def skip_unless_available(name: str) -> str:
+    """Skip the calling test, with the reason, where backend ``name`` cannot run; else return it."""
     ok, reason = backend_available(name)
     if not ok:
         pytest.skip(f"backend {name!r} unavailable: {reason}")
@@ -91,13 +92,13 @@ def _skip_unless_available(name: str) -> str:
 @pytest.fixture(params=BACKENDS)
 def backend(request) -> str:
     """Every backend name; the test is skipped (with the reason) where the backend cannot run."""
-    return _skip_unless_available(request.param)
+    return skip_unless_available(request.param)
 
 
 @pytest.fixture(params=kernel_backends())
 def kernel_backend(request) -> str:
     """Every backend except the reference (the ones whose kernels sit behind torch.ops.fastgen)."""
-    return _skip_unless_available(request.param)
+    return skip_unless_available(request.param)
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import torch
 
 import fastgen.nerf as nerf
 from fastgen.backend import registered_ops
-from tests.conftest import TOL, assert_close_rel, backend_available, rel_err
+from tests.conftest import TOL, assert_close_rel, rel_err, skip_unless_available
 from tests.hashgrid._helpers import (
     check_vs_reference, config, edge_points, encode_fn, fwd_bwd, interior_points, levels, make_table, n_dense,
     n_hashed, vertex_rows,
@@ -90,9 +90,7 @@ def test_half_table_as_float32(dims, features, dtype, gen):
     does on the cpu backend (the loads are exact; on x86 with F16C float16 rows are converted by
     the hardware): the output rounded once to the table's dtype, and the input gradient. Table
     values are random bit patterns: subnormals and the largest finite values included."""
-    available, why = backend_available("cpu")
-    if not available:
-        pytest.skip(why)
+    skip_unless_available("cpu")
     cfg = config(dims)
     table = random_bits_table(cfg, features, dtype, gen)
     x = edge_points(dims, cfg, gen)
@@ -115,9 +113,7 @@ def test_float16_portable_conversion(dims, features, gen, monkeypatch):
     bit for bit those of the default path (F16C where the CPU has it), on random finite bit
     patterns (subnormals and the largest values included), and the portable path matches the
     reference."""
-    available, why = backend_available("cpu")
-    if not available:
-        pytest.skip(why)
+    skip_unless_available("cpu")
     cfg = config(dims)
     table = random_bits_table(cfg, features, torch.float16, gen)
     x = edge_points(dims, cfg, gen)

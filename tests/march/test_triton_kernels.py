@@ -14,17 +14,14 @@ import torch
 
 from fastgen.ops.march import ray_aabb_intersect, traverse_grids
 from fastgen.ops.march import reference
-from tests.conftest import backend_available, backend_device
+from tests.conftest import backend_available, backend_device, skip_unless_available
 
 TRITON = "triton"
 
 
 @pytest.fixture
 def device():
-    ok, reason = backend_available(TRITON)
-    if not ok:
-        pytest.skip(f"backend 'triton' unavailable: {reason}")
-    return backend_device(TRITON)
+    return backend_device(skip_unless_available(TRITON))
 
 
 def _others():

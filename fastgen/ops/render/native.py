@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import torch
 
+from fastgen._validate import tiles_samples
 from fastgen.ops._native import dtype_code, launch
 
 _HALF = (torch.float16, torch.bfloat16)
@@ -88,19 +89,6 @@ def weighted_segment_sum(weights, values, packed_info, n_rays: int):
     return out.to(dtype)
 
 
-def _tiles_samples(packed_info, n_samples: int) -> bool:
-    """Whether the rays cover [0, n_samples) back to back, every sample once. Read only for CPU
-    tensors (no device sync there, and R rows cost microseconds): then every per-sample output is
-    written by the kernel and needs no zero fill, which on CPU costs as much as the kernel."""
-    if packed_info.device.type != "cpu":
-        return False
-    starts, counts = packed_info.unbind(1)
-    ends = starts + counts
-    # starts >= 0 and counts >= 0 rule out int64 wrap-around in the chain starts[r + 1] = ends[r].
-    return (int(starts[0]) == 0 and int(ends[-1]) == n_samples and bool((counts >= 0).all())
-            and bool((starts >= 0).all()) and torch.equal(starts[1:], ends[:-1]))
-
-
 def weighted_segment_broadcast(grad, weights, values, packed_info, values_grad: bool):
     n_samples, dtype = weights.shape[0], weights.dtype
     n_rays, n_channels = grad.shape
@@ -109,7 +97,10 @@ def weighted_segment_broadcast(grad, weights, values, packed_info, values_grad: 
         return torch.zeros_like(weights), torch.zeros_like(values) if want_v else weights.new_empty(0)
     weights, values, grad = _widen_half_on_cpu(weights, values, grad)
     # Zero filled, so that samples no ray covers read 0, unless every sample is in a ray.
-    alloc = torch.empty_like if _tiles_samples(packed_info, n_samples) else torch.zeros_like
+    # (the rows are read only for CPU tensors: no device sync there, and R rows cost microseconds,
+    # while on CPU the fill costs as much as the kernel)
+    tiled = packed_info.device.type == "cpu" and tiles_samples(packed_info, n_samples)
+    alloc = torch.empty_like if tiled else torch.zeros_like
     grad_w = alloc(weights)
     grad_v = alloc(values) if want_v else None
     launch("weighted_segment_broadcast", weights.device, grad.data_ptr(), weights.data_ptr(),

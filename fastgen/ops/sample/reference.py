@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import torch
 
+from fastgen._validate import tiles_samples
+
 
 def sample_pdf(bins, weights, u, eps=1e-5):
     """NeRF's inverse-transform sampling at given (sorted) ``u`` (n_rays, n): see ``fastgen.sample_pdf``."""
@@ -32,11 +34,10 @@ def _rays_of(packed_info, n):
     """Ray id of each of ``n`` packed entries (rays listed in order, contiguously); entries after
     the last ray get n_rays. On CPU a packing that covers exactly the n entries in order takes a
     repeat_interleave (linear; the binary searches cost a millisecond at 10^5 entries)."""
-    starts, counts = packed_info[:, 0], packed_info[:, 1]
-    ends = starts + counts
-    if packed_info.device.type == "cpu" and packed_info.shape[0] and int(ends[-1]) == n \
-            and bool(((counts >= 0) & (starts == torch.cumsum(counts, 0) - counts)).all()):
+    counts = packed_info[:, 1]
+    if packed_info.device.type == "cpu" and packed_info.shape[0] and tiles_samples(packed_info, n):
         return torch.repeat_interleave(torch.arange(packed_info.shape[0]), counts, output_size=n)
+    ends = packed_info[:, 0] + counts
     return torch.searchsorted(ends, torch.arange(n, device=packed_info.device), right=True)
 
 
