@@ -1,4 +1,5 @@
-"""Command line: ``fastgen info`` (backend availability) and ``fastgen bench`` (the benchmark suite)."""
+"""Command line: ``fastgen info`` (backend availability), ``fastgen bench`` (the benchmark suite) and
+``fastgen demo nerf|gan`` (the training demos)."""
 from __future__ import annotations
 
 import argparse
@@ -13,7 +14,14 @@ def main(argv=None) -> int:
     sub.add_parser("info", help="print every op x backend with availability and reasons")
     bench = sub.add_parser("bench", help="run benchmarks/run.py from a source checkout (extra args pass through)")
     bench.add_argument("args", nargs=argparse.REMAINDER)
+    demo = sub.add_parser("demo", help="run a training demo: fastgen demo nerf|gan [options] (--help after the name)",
+                          add_help=False)
+    demo.add_argument("args", nargs=argparse.REMAINDER)
     ns = parser.parse_args(argv)
+    if ns.command == "demo":
+        from fastgen.demo import main as demo_main
+
+        return demo_main(ns.args)
     if ns.command == "info":
         import fastgen
 

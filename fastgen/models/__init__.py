@@ -1,0 +1,1 @@
+"""Models built on fastgen's ops, used by the demos and the end-to-end benchmarks."""
