@@ -1,7 +1,10 @@
 # fastgen: the two commands of the README, and their helpers.
 #   make bench   benchmark suite on whatever device is present (--quick on a CPU): table, results, plot
-#   make test    the test suite, plus every benchmark case once as a smoke test (Triton kernels run
-#                under the interpreter when there is no GPU)
+#   make test    the test suite (on every core, pytest-xdist), plus every benchmark case once as a
+#                smoke test; without a GPU the Triton kernels run under the interpreter, and every
+#                launch configuration they used is then compiled with Triton's real compiler for
+#                sm_80 and sm_90 (scripts/compile_triton.py)
+#   make kernel-report   the same compile, writing benchmarks/results/kernels-sm90.md
 # Both create .venv on first use (reusing a preinstalled torch through system site packages,
 # installing torch==2.13.0 only when none is importable) and install fastgen with its extension.
 
@@ -12,7 +15,10 @@ STAMP   = $(VENV)/.fastgen-installed
 SOURCES = setup.py pyproject.toml $(shell find csrc -type f 2>/dev/null)
 HAS_GPU = $(PY) -c "import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)"
 
-.PHONY: bench test install info clean
+LAUNCHES = build/triton-launches
+XDIST   ?= -n auto
+
+.PHONY: bench test install info clean kernel-report
 
 bench: $(STAMP)
 	$(PY) benchmarks/run.py $(BENCH_ARGS)
@@ -20,7 +26,14 @@ bench: $(STAMP)
 test: $(STAMP)
 	@if $(HAS_GPU); then interp=$${TRITON_INTERPRET:-0}; else interp=$${TRITON_INTERPRET:-1}; fi; \
 	echo "TRITON_INTERPRET=$$interp FASTGEN_REQUIRE_BACKENDS=$${FASTGEN_REQUIRE_BACKENDS:-}"; \
-	TRITON_INTERPRET=$$interp $(PY) -m pytest tests benchmarks --benchmark-disable $(PYTEST_ARGS)
+	rm -rf $(LAUNCHES); \
+	TRITON_INTERPRET=$$interp FASTGEN_TRITON_LAUNCHES=$(CURDIR)/$(LAUNCHES) \
+	  $(PY) -m pytest tests benchmarks --benchmark-disable $(XDIST) $(PYTEST_ARGS) && \
+	if [ "$$interp" = 1 ]; then $(PY) scripts/compile_triton.py $(LAUNCHES); fi
+
+kernel-report: $(STAMP)
+	@test -d $(LAUNCHES) || { echo "run make test first: it records the launches in $(LAUNCHES)"; exit 1; }
+	$(PY) scripts/compile_triton.py $(LAUNCHES) --report benchmarks/results/kernels-sm90.md
 
 install: $(STAMP)
 

@@ -7,6 +7,8 @@
 * ``FASTGEN_REQUIRE_BACKENDS=reference,cpu,triton`` (CI) makes the session fail before any test
   runs when one of those backends is unavailable, printing why.
 * Tolerances live in ``TOL`` and nowhere else; compare with :func:`assert_close_rel`.
+* ``FASTGEN_TRITON_LAUNCHES=DIR`` records every interpreted Triton launch in DIR for
+  ``scripts/compile_triton.py`` (see ``tests/triton_launches.py``).
 * ``gen`` is a torch.Generator seeded from the test's node id: fresh inputs per test, reproducible.
 """
 from __future__ import annotations
@@ -56,6 +58,11 @@ def required_backends() -> list:
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "slow: torch.compile and other tests that take seconds each")
+    launches = os.environ.get("FASTGEN_TRITON_LAUNCHES")
+    if launches and os.environ.get("TRITON_INTERPRET", "0") == "1":
+        from tests.triton_launches import install
+
+        install(launches)
 
 
 def pytest_sessionstart(session):
