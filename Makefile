@@ -5,6 +5,9 @@
 #                launch configuration they used is then compiled with Triton's real compiler for
 #                sm_80 and sm_90 (scripts/compile_triton.py)
 #   make kernel-report   the same compile, writing benchmarks/results/kernels-sm90.md
+#   make test-sanitize   the cpu backend's tests against a C++ build with AddressSanitizer and
+#                UndefinedBehaviorSanitizer (libasan preloaded; leak checks off: CPython and torch
+#                keep memory until exit by design); a canary first proves a report fails the run
 # Both create .venv on first use (reusing a preinstalled torch through system site packages,
 # installing torch==2.13.0 only when none is importable) and install fastgen with its extension.
 
@@ -18,7 +21,12 @@ HAS_GPU = $(PY) -c "import sys, torch; sys.exit(0 if torch.cuda.is_available() e
 LAUNCHES = build/triton-launches
 XDIST   ?= -n auto
 
-.PHONY: bench test install info clean kernel-report
+SANITIZE_SO = build/sanitize/fastgen/_C$(shell $(PYTHON) -c "import sysconfig; print(sysconfig.get_config_var('EXT_SUFFIX'))")
+SANITIZE_ENV = FASTGEN_EXTENSION=$(CURDIR)/$(SANITIZE_SO) \
+	LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libubsan.so)" \
+	ASAN_OPTIONS=detect_leaks=0:abort_on_error=0:halt_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+
+.PHONY: bench test install info clean kernel-report test-sanitize
 
 bench: $(STAMP)
 	$(PY) benchmarks/run.py $(BENCH_ARGS)
@@ -34,6 +42,15 @@ test: $(STAMP)
 kernel-report: $(STAMP)
 	@test -d $(LAUNCHES) || { echo "run make test first: it records the launches in $(LAUNCHES)"; exit 1; }
 	$(PY) scripts/compile_triton.py $(LAUNCHES) --report benchmarks/results/kernels-sm90.md
+
+test-sanitize: $(STAMP)
+	FASTGEN_SANITIZE=address,undefined FASTGEN_BUILD_CUDA=0 $(PY) setup.py -q build_ext \
+	  --build-lib build/sanitize --build-temp build/sanitize-tmp
+	@if $(SANITIZE_ENV) $(PY) scripts/sanitize_canary.py 2>build/sanitize/canary.log; then \
+	  echo "the sanitizer build did not catch the canary's overflow"; exit 1; fi; \
+	grep -q "heap-buffer-overflow" build/sanitize/canary.log || { cat build/sanitize/canary.log; exit 1; }; \
+	echo "sanitizer canary: caught (heap-buffer-overflow)"
+	$(SANITIZE_ENV) TRITON_INTERPRET=1 $(PY) -m pytest tests -k "cpu" -p no:cacheprovider $(XDIST) $(PYTEST_ARGS)
 
 install: $(STAMP)
 

@@ -12,6 +12,8 @@ Environment:
                        for the last (which newer GPUs JIT-compile). "75;80;90" adds Turing.
   CUDA_HOME, CUDA_PATH where nvcc lives (bin/nvcc); else nvcc is looked up on PATH.
   FASTGEN_BUILD_JOBS   parallel compile jobs (default: all cores).
+  FASTGEN_SANITIZE     e.g. "address,undefined": build the C++ side with those sanitizers (for
+                       `make test-sanitize`; the CUDA side is left out, use compute-sanitizer).
 
 A failed optional CUDA build never breaks the install: the extension is built CPU-only and
 ``_C.build_info()["cuda_missing_reason"]`` says why.
@@ -98,6 +100,7 @@ class BuildExt(build_ext):
     def build_extensions(self) -> None:
         for ext in self.extensions:
             self._add_openmp(ext)
+            self._add_sanitizers(ext)
             self._add_cuda(ext)
         with ParallelCompile("FASTGEN_BUILD_JOBS"):
             super().build_extensions()
@@ -112,6 +115,15 @@ class BuildExt(build_ext):
             ext.extra_link_args += ["-fopenmp"]
         else:
             warn("the C++ compiler does not accept -fopenmp: the CPU kernels run single-threaded.")
+
+    def _add_sanitizers(self, ext: Pybind11Extension) -> None:
+        sanitizers = os.environ.get("FASTGEN_SANITIZE", "").strip()
+        if not sanitizers:
+            return
+        flags = [f"-fsanitize={sanitizers}", "-fno-omit-frame-pointer", "-fno-sanitize-recover=all", "-g"]
+        ext.extra_compile_args += flags
+        ext.extra_link_args += flags
+        print(f"fastgen: C++ kernels built with -fsanitize={sanitizers}", file=sys.stderr)
 
     def _add_cuda(self, ext: Pybind11Extension) -> None:
         mode = os.environ.get("FASTGEN_BUILD_CUDA", "").strip()

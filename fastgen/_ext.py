@@ -2,10 +2,15 @@
 
 The extension holds the C++ (OpenMP) and CUDA kernels. It is optional: ``import fastgen`` works
 without it, and the ``cpu``/``cuda`` backends then report the reason recorded here.
+``FASTGEN_EXTENSION=/path/to/_C.so`` loads that build instead of the installed one (``make
+test-sanitize`` uses it for the sanitizer build).
 """
 from __future__ import annotations
 
 import functools
+import importlib.util
+import os
+import sys
 
 
 class ExtensionUnavailable(RuntimeError):
@@ -15,7 +20,16 @@ class ExtensionUnavailable(RuntimeError):
 @functools.lru_cache(maxsize=None)
 def _load():
     try:
-        from fastgen import _C  # noqa: F401  (built by setup.py)
+        path = os.environ.get("FASTGEN_EXTENSION")
+        if path:
+            spec = importlib.util.spec_from_file_location("fastgen._C", path)
+            if spec is None:
+                raise ImportError(f"FASTGEN_EXTENSION={path} is not a loadable extension")
+            _C = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(_C)
+            sys.modules["fastgen._C"] = _C
+        else:
+            from fastgen import _C  # noqa: F401  (built by setup.py)
     except Exception as exc:  # ImportError, or an OSError from a missing shared library
         return None, f"fastgen._C could not be imported ({type(exc).__name__}: {exc})"
     return _C, None
