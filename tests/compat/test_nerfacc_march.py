@@ -25,4 +25,4 @@ def test_estimator_uncapped_cone_steps(gen):
     o, d = rays(gen, 16, extent=2.0)
     ids, t0, t1 = est.sampling(o, d, render_step_size=0.01, cone_angle=0.5)
     assert float((t1 - t0).max()) > est.default_max_step  # nerfacc does not cap cone steps
-    assert set(est.state_dict()) == {"resolution", "occs", "binaries"}
+    assert set(est.state_dict()) == {"resolution", "aabbs", "occs", "binaries"}
