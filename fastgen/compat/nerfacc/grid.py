@@ -38,7 +38,9 @@ def traverse_grids(rays_o, rays_d, binaries, aabbs, near_planes=None, far_planes
 
     * ``traverse_steps_limit=K``: at most the first K samples of each ray; a ray that reaches K
       terminates at the end of its K-th sample, so a next call from ``termination_planes``
-      continues where this one stopped (nerfacc's chunked test-time rendering).
+      continues where this one stopped (nerfacc's chunked test-time rendering); with
+      ``cone_angle=0`` the chunks give the unlimited traversal's samples, up to rounding of the
+      restarted lattice (in float32, a sample can appear or vanish at a box's edge).
     * ``over_allocate`` only sizes nerfacc's buffers; the result here is always the compact one
       (every entry valid), which nerfacc's callers read through ``is_left`` / ``is_valid`` alike.
     * ``rays_mask``: rays where it is False get no samples and terminate at their near plane.
