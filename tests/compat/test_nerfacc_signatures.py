@@ -119,5 +119,6 @@ def test_table_lists_every_public_callable_of_nerfacc():
         assert public <= set(NERFACC_053[module]), (module, public - set(NERFACC_053[module]))
         for name, obj in vars(mod).items():  # and every public method of its classes
             if inspect.isclass(obj) and obj.__module__ == mod.__name__:
-                methods = {f"{name}.{m}" for m, f in vars(obj).items() if inspect.isfunction(f) and not m.startswith("_")}
+                methods = {f"{name}.{m}" for m, f in vars(obj).items()
+                           if inspect.isfunction(f) and not m.startswith("_")}
                 assert methods <= set(NERFACC_053[module]), (module, methods - set(NERFACC_053[module]))

@@ -11,7 +11,7 @@ from torch import Tensor
 import nerfacc
 from nerfacc.estimators.occ_grid import OccGridEstimator
 from nerfacc.grid import ray_aabb_intersect, traverse_grids
-from nerfacc.volrend import accumulate_along_rays_, render_weight_from_density, rendering
+from nerfacc.volrend import accumulate_along_rays_, render_weight_from_density
 
 torch.manual_seed(0)
 device = "cpu"
