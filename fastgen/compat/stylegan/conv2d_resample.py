@@ -10,3 +10,5 @@ def conv2d_resample(x, w, f=None, up=1, down=1, padding=0, groups=1, flip_weight
 
 
 conv2d_resample.__doc__ = _conv2d_resample.__doc__
+
+__all__ = ["conv2d_resample"]

@@ -1,0 +1,1 @@
+"""``nerfacc.estimators``: the transmittance estimators (``occ_grid``, ``prop_net``, ``base``)."""
