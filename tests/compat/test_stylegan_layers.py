@@ -13,10 +13,9 @@ loss, every parameter's ``.grad`` (None counting as zero), and the autograd grap
 that StyleGAN's reference gives a ``.grad`` must get one (StyleGAN's loop steps only parameters
 whose ``.grad`` is not None).
 
-Known gap, kept visible by ``KNOWN_UNCONNECTED``: fastgen's bias_act reference computes lrelu
-with ``torch.where``, whose derivative does not depend on the bias, so R1 (a second derivative)
-leaves the discriminator bias's ``.grad`` None where ``F.leaky_relu`` gives zeros. The Triton
-kernels connect it. Fix in fastgen/ops/bias_act/reference.py, then empty the entry."""
+``KNOWN_UNCONNECTED`` lists, per backend, the parameters that StyleGAN connects and fastgen does
+not (none now: fastgen's lrelu reference is ``F.leaky_relu``, whose derivative stays connected to
+the bias, so R1 gives the bias a zero ``.grad`` as StyleGAN's does)."""
 from __future__ import annotations
 
 import numpy as np
@@ -117,7 +116,7 @@ def _training_losses(model, ws, real):
     return out
 
 
-KNOWN_UNCONNECTED = {"auto": {"R1: d_bias"}}
+KNOWN_UNCONNECTED: dict = {}
 
 
 @pytest.mark.parametrize("name", ["auto", "triton"])

@@ -16,7 +16,9 @@ def activation(name: str, z: torch.Tensor, alpha: float) -> torch.Tensor:
     if name == "relu":
         return torch.relu(z)
     if name == "lrelu":
-        return torch.where(z > 0, z, z * alpha)
+        # F.leaky_relu, not torch.where: its derivative stays connected to z, so a second
+        # derivative (R1) gives the bias a zero .grad rather than None, as StyleGAN's reference does.
+        return F.leaky_relu(z, alpha)
     if name == "tanh":
         return torch.tanh(z)
     if name == "sigmoid":
