@@ -41,10 +41,11 @@ _ELEM_BLOCK = 1024
 
 
 def conv_config(dtype: torch.dtype, device: torch.device) -> dict:
-    """Tile sizes of ``_conv_kernel``: tl.dot needs 16+ per side; the interpreter gets the
-    smallest (tiny test problems), the GPU tiles sized for StyleGAN's 256-512 channels."""
+    """Tile sizes of ``_conv_kernel``: tl.dot needs 16+ per side; the interpreter gets few, wide
+    pixel tiles (its cost is per program and per op, not per element), the GPU tiles sized for
+    StyleGAN's 256-512 channels."""
     if device.type != "cuda":
-        return dict(BM=16, BN=16, BK=16, num_warps=4)
+        return dict(BM=64, BN=16, BK=16, num_warps=4)
     if dtype == torch.float64:
         return dict(BM=32, BN=32, BK=16, num_warps=4)
     if dtype == torch.float32:
@@ -54,7 +55,7 @@ def conv_config(dtype: torch.dtype, device: torch.device) -> dict:
 
 def dweight_config(dtype: torch.dtype, device: torch.device) -> dict:
     if device.type != "cuda":
-        return dict(BI=16, BO=16, BP=16, num_warps=4)
+        return dict(BI=16, BO=16, BP=64, num_warps=4)
     if dtype == torch.float64:
         return dict(BI=32, BO=32, BP=16, num_warps=4)
     return dict(BI=64, BO=64, BP=32, num_warps=4)
