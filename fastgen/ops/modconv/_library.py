@@ -135,12 +135,18 @@ def _conv_grads(ctx, g, x, wk, pre, g_scale, up, down, pad_x, pad_y, backend, i_
             dpre if pre is not None and need[i_pre] else None)
 
 
-def _reference_grads(ctx, y_ref, inputs, dy):
-    """Gradients of <dy, y_ref> for the inputs that need them, as a differentiable graph."""
-    wanted = [t for t, need in zip(inputs, ctx.needs_input_grad) if need and t is not None]
+def _reference_grads(ctx, ref, inputs, dy):
+    """Gradients of <dy, ref(*inputs)> for the inputs that need them, as a differentiable graph.
+
+    ``ref`` runs on fresh views of the inputs, and the gradients are taken with respect to those:
+    an input may depend on another one upstream (post is computed from the styles, which pre may
+    be), and only the paths through this op's own arguments must count."""
+    views = [None if t is None else t.view_as(t) for t in inputs]
+    y_ref = ref(*views)
+    wanted = [v for v, need in zip(views, ctx.needs_input_grad) if need and v is not None]
     grads = iter(torch.autograd.grad(y_ref, wanted, dy, create_graph=True, allow_unused=True,
                                      materialize_grads=True))
-    return tuple(next(grads) if need and t is not None else None for t, need in zip(inputs, ctx.needs_input_grad))
+    return tuple(next(grads) if need and v is not None else None for v, need in zip(views, ctx.needs_input_grad))
 
 
 def _reduce_noise(dz, noise):
@@ -158,10 +164,10 @@ def _block_backward(ctx, dy, _dc):
     up, down, pad_x, pad_y, out_h, out_w, act, alpha, gain, clamp, _save_c, backend = ctx.args
     n_args = 12
     if torch.is_grad_enabled():  # create_graph: differentiate the reference composition
-        inputs = (x, wk, pre, post, noise, bias)
-        y_ref = reference.block(x, wk, pre, post, noise, bias, up, down, pad_x, pad_y, out_h, out_w, _ACT_NAMES[act],
-                                alpha, gain, clamp)
-        return _reference_grads(ctx, y_ref, inputs, dy) + (None,) * n_args
+        def ref(*t):
+            return reference.block(*t, up, down, pad_x, pad_y, out_h, out_w, _ACT_NAMES[act], alpha, gain, clamp)
+
+        return _reference_grads(ctx, ref, (x, wk, pre, post, noise, bias), dy) + (None,) * n_args
     dz, dpost, dbias = epilogue_grad(dy.contiguous(), c, post, noise, bias, act, alpha, gain, clamp, backend)
     dx, dwk, dpre = _conv_grads(ctx, dz, x, wk, pre, post, up, down, pad_x, pad_y, backend, 0, 1, 2)
     need = ctx.needs_input_grad
@@ -182,8 +188,10 @@ def _conv_backward(ctx, dc):
     x, wk, pre = ctx.saved_tensors
     up, down, pad_x, pad_y, out_h, out_w, backend = ctx.args
     if torch.is_grad_enabled():
-        y_ref = reference.conv(x, wk, pre, up, down, pad_x, pad_y, out_h, out_w)
-        return _reference_grads(ctx, y_ref, (x, wk, pre), dc) + (None,) * 7
+        def ref(*t):
+            return reference.conv(*t, up, down, pad_x, pad_y, out_h, out_w)
+
+        return _reference_grads(ctx, ref, (x, wk, pre), dc) + (None,) * 7
     return _conv_grads(ctx, dc.contiguous(), x, wk, pre, None, up, down, pad_x, pad_y, backend, 0, 1, 2) + (None,) * 7
 
 
@@ -199,8 +207,10 @@ def _epilogue_backward(ctx, dy):
     c, post, noise, bias = ctx.saved_tensors
     act, alpha, gain, clamp, backend = ctx.args
     if torch.is_grad_enabled():
-        y_ref = reference.epilogue(c, post, noise, bias, _ACT_NAMES[act], alpha, gain, clamp)
-        return _reference_grads(ctx, y_ref, (c, post, noise, bias), dy) + (None,) * 5
+        def ref(*t):
+            return reference.epilogue(*t, _ACT_NAMES[act], alpha, gain, clamp)
+
+        return _reference_grads(ctx, ref, (c, post, noise, bias), dy) + (None,) * 5
     dz, dpost, dbias = epilogue_grad(dy.contiguous(), c, post, noise, bias, act, alpha, gain, clamp, backend)
     need = ctx.needs_input_grad
     dc = None

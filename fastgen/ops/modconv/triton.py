@@ -388,4 +388,4 @@ def epilogue_grad(dy, c, post, noise, bias, act, alpha, gain, clamp):
                                     HAS_POST=post is not None, HAS_NOISE=noise is not None,
                                     HAS_BIAS=bias is not None, HAS_CLAMP=clamp >= 0, ACT=act, BLOCK=_ELEM_BLOCK)
     part = part.sum(1).reshape(n, co, 2)
-    return dz, part[..., 0], part[..., 1].sum(0)
+    return dz, part[..., 0].contiguous(), part[..., 1].sum(0)
