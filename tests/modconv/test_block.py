@@ -64,7 +64,9 @@ def test_low_precision(modconv_backend, mdevice, gen, dtype):
 
 def test_gradcheck_gradgradcheck(modconv_backend, mdevice, gen):
     """torch.autograd.gradcheck / gradgradcheck in float64 (tiny: finite differences)."""
-    for up in (1, 2):
+    # Under the Triton interpreter: up=1 first derivatives only (its double backward is the
+    # reference's, compared with it in test_forward_backward_double_backward).
+    for up in (1, 2) if modconv_backend == "reference" else (1,):
         inputs = make_inputs(gen, 1, 2, 1, 3, 2, device=mdevice, up=up)
         names = list(inputs)
         fn = _layer(up, mdevice, act="swish", backend=modconv_backend)
@@ -75,7 +77,7 @@ def test_gradcheck_gradgradcheck(modconv_backend, mdevice, gen):
         # fast mode (random projections of the Jacobians): full Jacobians take minutes under the
         # Triton interpreter; the element-wise comparisons above cover the rest.
         assert torch.autograd.gradcheck(f, tuple(inputs.values()), fast_mode=True)
-        if up == 1 or modconv_backend == "reference":  # up=2 double backward: the test above
+        if modconv_backend == "reference":
             assert torch.autograd.gradgradcheck(f, tuple(inputs.values()), fast_mode=True)
 
 

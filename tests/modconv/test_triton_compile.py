@@ -46,26 +46,35 @@ CONV_CASES = [
 ]
 
 
+# Each conv compile takes 10-50 s on 2 cores (9 unrolled taps, each a pipelined K loop): CI
+# compiles the float32 block forward for both targets and the rest for sm_90 under "slow".
+_SLOW = pytest.mark.slow
+
+
 @pytest.mark.parametrize("cap", [80, 90])
-@pytest.mark.parametrize("dtype, case", CONV_CASES)
+@pytest.mark.parametrize("dtype, case", [pytest.param(*c, marks=() if i == 0 else _SLOW)
+                                         for i, c in enumerate(CONV_CASES)])
 def test_conv_kernel_compiles(cap, dtype, case):
     cfg = K.conv_config(dtype, _CUDA)
     warps = cfg.pop("num_warps")
     acc = _acc(dtype)
     ptrs = {"in_scale_ptr": acc, "out_scale_ptr": acc, "red_out_ptr": acc, "params_ptr": acc}
     consts = dict(KH=3, KW=3, HAS_IN_SCALE=True, HAS_OUT_SCALE=True, HAS_NOISE=case["EPI"] == 1,
-                  HAS_BIAS=case["EPI"] == 1, HAS_CLAMP=True, ACT=2, PREC=K.precision(dtype), **case, **cfg)
+                  HAS_BIAS=case["EPI"] == 1, HAS_CLAMP=True, ACT=2, PREC=K.precision(dtype), IS_F64=dtype == torch.float64, **case,
+                  **cfg)
     _compile(K._conv_kernel, ptrs, _PTR[dtype], consts, cap, warps)
 
 
 @pytest.mark.parametrize("cap", [80, 90])
-@pytest.mark.parametrize("dtype, up", [(torch.float32, 1), (torch.float16, 1), (torch.float32, 2),
-                                       (torch.float64, 1)])
+@pytest.mark.parametrize("dtype, up", [(torch.float32, 1)] + [pytest.param(d, u, marks=_SLOW) for d, u in
+                                                              ((torch.float16, 1), (torch.float32, 2),
+                                                               (torch.float64, 1))])
 def test_dweight_kernel_compiles(cap, dtype, up):
     cfg = K.dweight_config(dtype, _CUDA)
     warps = cfg.pop("num_warps")
     acc = _acc(dtype)
-    consts = dict(KH=3, KW=3, UP=up, DOWN=1, HAS_IN_SCALE=True, HAS_G_SCALE=up == 1, PREC=K.precision(dtype), **cfg)
+    consts = dict(KH=3, KW=3, UP=up, DOWN=1, HAS_IN_SCALE=True, HAS_G_SCALE=up == 1, PREC=K.precision(dtype),
+                  IS_F64=dtype == torch.float64, **cfg)
     _compile(K._dweight_kernel, {"in_scale_ptr": acc, "g_scale_ptr": acc, "out_ptr": acc}, _PTR[dtype], consts,
              cap, warps)
 
@@ -74,7 +83,8 @@ def test_dweight_kernel_compiles(cap, dtype, up):
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.float64])
 def test_epilogue_kernels_compile(cap, dtype):
     acc = _acc(dtype)
-    consts = dict(HAS_POST=True, HAS_NOISE=True, HAS_BIAS=True, HAS_CLAMP=True, ACT=2, BLOCK=K._ELEM_BLOCK)
+    consts = dict(HAS_POST=True, HAS_NOISE=True, HAS_BIAS=True, HAS_CLAMP=True, ACT=2, IS_F64=dtype == torch.float64,
+                  BLOCK=K._ELEM_BLOCK)
     _compile(K._epilogue_kernel, {"post_ptr": acc, "params_ptr": acc}, _PTR[dtype], consts, cap, 4)
     _compile(K._epilogue_grad_kernel, {"post_ptr": acc, "params_ptr": acc, "part_ptr": acc}, _PTR[dtype], consts,
              cap, 4)

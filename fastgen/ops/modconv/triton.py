@@ -118,7 +118,7 @@ def _conv_kernel(x_ptr, w_ptr, in_scale_ptr, out_scale_ptr, noise_ptr, bias_ptr,
                  EPI: tl.constexpr, HAS_IN_SCALE: tl.constexpr, HAS_OUT_SCALE: tl.constexpr,
                  HAS_NOISE: tl.constexpr, HAS_BIAS: tl.constexpr, HAS_CLAMP: tl.constexpr,
                  SAVE_C: tl.constexpr, HAS_RED: tl.constexpr, ACT: tl.constexpr, PREC: tl.constexpr,
-                 BM: tl.constexpr, BN: tl.constexpr, BK: tl.constexpr):
+                 IS_F64: tl.constexpr, BM: tl.constexpr, BN: tl.constexpr, BK: tl.constexpr):
     pid_m = tl.program_id(0)
     n = tl.program_id(2).to(tl.int64)
     MH = tl.cdiv(OH, UP)
@@ -132,8 +132,7 @@ def _conv_kernel(x_ptr, w_ptr, in_scale_ptr, out_scale_ptr, noise_ptr, bias_ptr,
     m_ok = m_ok & (m < MH * MW)
     co = tl.program_id(1) * BN + tl.arange(0, BN)
     co_ok = co < CO
-    is_f64 = x_ptr.dtype.element_ty == tl.float64
-    acc_t = tl.float64 if is_f64 else tl.float32
+    acc_t = tl.float64 if IS_F64 else tl.float32
     acc = tl.zeros((BM, BN), dtype=acc_t)
     x_n = x_ptr + n * CI * H * W
     for ky in tl.static_range(KH):
@@ -204,7 +203,7 @@ def _block_epilogue(c, n, co, co_ok, pix, ok, post_ptr, noise_ptr, bias_ptr, par
 @triton.jit
 def _dweight_kernel(x_ptr, in_scale_ptr, g_ptr, g_scale_ptr, out_ptr, N, CI, CO, H, W, OH, OW, pad_y, pad_x,
                     n_per_split, KH: tl.constexpr, KW: tl.constexpr, UP: tl.constexpr, DOWN: tl.constexpr,
-                    HAS_IN_SCALE: tl.constexpr, HAS_G_SCALE: tl.constexpr, PREC: tl.constexpr,
+                    HAS_IN_SCALE: tl.constexpr, HAS_G_SCALE: tl.constexpr, PREC: tl.constexpr, IS_F64: tl.constexpr,
                     BI: tl.constexpr, BO: tl.constexpr, BP: tl.constexpr):
     tap = tl.program_id(2) % (KH * KW)
     split = tl.program_id(2) // (KH * KW)
@@ -219,8 +218,7 @@ def _dweight_kernel(x_ptr, in_scale_ptr, g_ptr, g_scale_ptr, out_ptr, N, CI, CO,
     co = tl.program_id(1) * BO + tl.arange(0, BO)
     ci_ok = ci < CI
     co_ok = co < CO
-    is_f64 = x_ptr.dtype.element_ty == tl.float64
-    acc_t = tl.float64 if is_f64 else tl.float32
+    acc_t = tl.float64 if IS_F64 else tl.float32
     acc = tl.zeros((BI, BO), dtype=acc_t)
     n_end = tl.minimum(N, (split + 1) * n_per_split)
     for n in range(split * n_per_split, n_end):
@@ -252,15 +250,14 @@ def _dweight_kernel(x_ptr, in_scale_ptr, g_ptr, g_scale_ptr, out_ptr, N, CI, CO,
 @triton.jit
 def _epilogue_kernel(c_ptr, post_ptr, noise_ptr, bias_ptr, params_ptr, y_ptr, P, CO, noise_sn, noise_so,
                      HAS_POST: tl.constexpr, HAS_NOISE: tl.constexpr, HAS_BIAS: tl.constexpr,
-                     HAS_CLAMP: tl.constexpr, ACT: tl.constexpr, BLOCK: tl.constexpr):
+                     HAS_CLAMP: tl.constexpr, ACT: tl.constexpr, IS_F64: tl.constexpr, BLOCK: tl.constexpr):
     row = tl.program_id(0)  # one (n, co) plane per row of the grid
     n = (row // CO).to(tl.int64)
     co = row % CO + tl.zeros((1,), dtype=tl.int32)
     pix = tl.program_id(1) * BLOCK + tl.arange(0, BLOCK)
     ok = pix < P
     off = row.to(tl.int64) * P + pix
-    is_f64 = c_ptr.dtype.element_ty == tl.float64
-    c = tl.load(c_ptr + off, mask=ok, other=0).to(tl.float64 if is_f64 else tl.float32)
+    c = tl.load(c_ptr + off, mask=ok, other=0).to(tl.float64 if IS_F64 else tl.float32)
     y = _block_epilogue(c[:, None], n, co, co < CO, pix[:, None], ok[:, None], post_ptr, noise_ptr, bias_ptr,
                         params_ptr, CO, noise_sn, noise_so, HAS_POST, HAS_NOISE, HAS_BIAS, HAS_CLAMP, ACT, 0)
     tl.store(y_ptr + off, tl.reshape(y, (BLOCK,)).to(y_ptr.dtype.element_ty), mask=ok)
@@ -270,15 +267,14 @@ def _epilogue_kernel(c_ptr, post_ptr, noise_ptr, bias_ptr, params_ptr, y_ptr, P,
 def _epilogue_grad_kernel(dy_ptr, c_ptr, post_ptr, noise_ptr, bias_ptr, params_ptr, dz_ptr, part_ptr, P, CO,
                           noise_sn, noise_so, HAS_POST: tl.constexpr, HAS_NOISE: tl.constexpr,
                           HAS_BIAS: tl.constexpr, HAS_CLAMP: tl.constexpr, ACT: tl.constexpr,
-                          BLOCK: tl.constexpr):
+                          IS_F64: tl.constexpr, BLOCK: tl.constexpr):
     row = tl.program_id(0)
     n = (row // CO).to(tl.int64)
     co = row % CO + tl.zeros((1,), dtype=tl.int32)
     pix = tl.program_id(1) * BLOCK + tl.arange(0, BLOCK)
     ok = pix < P
     off = row.to(tl.int64) * P + pix
-    is_f64 = c_ptr.dtype.element_ty == tl.float64
-    acc_t = tl.float64 if is_f64 else tl.float32
+    acc_t = tl.float64 if IS_F64 else tl.float32
     c = tl.load(c_ptr + off, mask=ok, other=0).to(acc_t)
     g = _block_epilogue(c[:, None], n, co, co < CO, pix[:, None], ok[:, None], post_ptr, noise_ptr, bias_ptr,
                         params_ptr, CO, noise_sn, noise_so, HAS_POST, HAS_NOISE, HAS_BIAS, HAS_CLAMP, ACT, 1)
@@ -314,7 +310,7 @@ def _launch_conv(x, wk, in_scale, out_scale, up, down, pad_x, pad_y, out_h, out_
                        HAS_IN_SCALE=in_scale is not None, HAS_OUT_SCALE=out_scale is not None,
                        HAS_NOISE=noise is not None, HAS_BIAS=bias is not None, HAS_CLAMP=clamp >= 0,
                        SAVE_C=c is not None, HAS_RED=red is not None, ACT=act, PREC=precision(x.dtype),
-                       num_warps=warps, **cfg)
+                       IS_F64=x.dtype == torch.float64, num_warps=warps, **cfg)
     return None if red_out is None else red_out.sum(1)
 
 
@@ -355,7 +351,8 @@ def dweight(x, in_scale, g, g_scale, up, down, pad_x, pad_y, kh, kw):
         _dweight_kernel[grid](x, x if in_scale is None else in_scale, g, g if g_scale is None else g_scale, out,
                               n, ci, co, h, w, out_h, out_w, pad_y, pad_x, per, KH=kh, KW=kw, UP=up, DOWN=down,
                               HAS_IN_SCALE=in_scale is not None, HAS_G_SCALE=g_scale is not None,
-                              PREC=precision(x.dtype), num_warps=warps, **cfg)
+                              PREC=precision(x.dtype), IS_F64=x.dtype == torch.float64, num_warps=warps,
+                              **cfg)
     return out.sum(0)
 
 
@@ -369,7 +366,7 @@ def epilogue(c, post, noise, bias, act, alpha, gain, clamp):
         _epilogue_kernel[grid](c, c if post is None else post, c if noise is None else noise,
                                c if bias is None else bias, params, y, h * w, co, sn, so, HAS_POST=post is not None,
                                HAS_NOISE=noise is not None, HAS_BIAS=bias is not None, HAS_CLAMP=clamp >= 0,
-                               ACT=act, BLOCK=_ELEM_BLOCK)
+                               ACT=act, IS_F64=c.dtype == torch.float64, BLOCK=_ELEM_BLOCK)
     return y
 
 
@@ -386,6 +383,7 @@ def epilogue_grad(dy, c, post, noise, bias, act, alpha, gain, clamp):
         _epilogue_grad_kernel[grid](dy, c, c if post is None else post, c if noise is None else noise,
                                     c if bias is None else bias, params, dz, part, h * w, co, sn, so,
                                     HAS_POST=post is not None, HAS_NOISE=noise is not None,
-                                    HAS_BIAS=bias is not None, HAS_CLAMP=clamp >= 0, ACT=act, BLOCK=_ELEM_BLOCK)
+                                    HAS_BIAS=bias is not None, HAS_CLAMP=clamp >= 0, ACT=act,
+                                    IS_F64=c.dtype == torch.float64, BLOCK=_ELEM_BLOCK)
     part = part.sum(1).reshape(n, co, 2)
     return dz, part[..., 0].contiguous(), part[..., 1].sum(0)
