@@ -269,13 +269,16 @@ def make_step(case: Case, backend: str, direction: str, inputs: Inputs) -> Calla
         x[name] = inputs[name].detach().requires_grad_()
         leaves.append(x[name])
 
+    second = direction == "fwd+bwd+bwd2"
+
     def step():
         outs = [o for o in fn(x) if o.requires_grad]
-        second = direction == "fwd+bwd+bwd2"
         grads = torch.autograd.grad(outs, leaves, [torch.ones_like(o) for o in outs], create_graph=second)
         if not second:
             return grads
-        return torch.autograd.grad(sum(g.square().sum() for g in grads), leaves)
+        # Some gradients do not depend on the inputs (a bias under a piecewise-linear activation).
+        return torch.autograd.grad(sum(g.square().sum() for g in grads), leaves, allow_unused=True,
+                                   materialize_grads=True)
 
     return step
 
