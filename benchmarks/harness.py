@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterator
 
 import torch
 
-DIRECTIONS = ("fwd", "fwd+bwd")
+DIRECTIONS = ("fwd", "fwd+bwd", "fwd+bwd+bwd2")
 SIZES = ("full", "quick", "smoke")
 KERNEL_BACKENDS = ("cpu", "cuda", "triton")
 
@@ -69,6 +69,8 @@ class Case:
             (e.g. a reference with data-dependent shapes), or None to time it.
         items: optional ``inputs -> (unit, count)``, e.g. ``("points", 2**20)``: the records then
             carry the throughput ``count / seconds`` in ``unit``/s.
+        double_backward: also time ``fwd+bwd+bwd2`` (GAN regularisers: the gradient taken with
+            ``create_graph``, then the gradient of its squared norm).
     """
 
     name: str
@@ -82,6 +84,7 @@ class Case:
     baselines: dict[str, Baseline] = field(default_factory=dict)
     no_compile: str | None = None
     items: Callable[[Inputs], tuple[str, int]] | None = None
+    double_backward: bool = False
 
 
 @dataclass(frozen=True)
@@ -113,8 +116,11 @@ class Skip:
 
 
 def directions(case: Case) -> tuple[str, ...]:
-    """The directions ``case`` is timed in: ``fwd`` only when nothing in it is differentiable."""
-    return DIRECTIONS if case.differentiable else ("fwd",)
+    """The directions ``case`` is timed in: ``fwd`` only when nothing in it is differentiable,
+    ``fwd+bwd+bwd2`` only for cases with ``double_backward``."""
+    if not case.differentiable:
+        return ("fwd",)
+    return DIRECTIONS if case.double_backward else DIRECTIONS[:2]
 
 
 def nbytes(*tensors: torch.Tensor) -> int:
@@ -251,6 +257,8 @@ def make_step(case: Case, backend: str, direction: str, inputs: Inputs) -> Calla
 
     ``fwd+bwd`` runs the forward on leaf copies of the differentiable inputs, then
     ``torch.autograd.grad`` with all-ones output gradients (``.grad`` is never accumulated).
+    ``fwd+bwd+bwd2`` takes those gradients with ``create_graph`` and then the gradient of their
+    summed squares (the shape of StyleGAN2's path-length and R1 penalties).
     """
     fn = forward_fn(case, backend)
     if direction == "fwd":
@@ -261,9 +269,16 @@ def make_step(case: Case, backend: str, direction: str, inputs: Inputs) -> Calla
         x[name] = inputs[name].detach().requires_grad_()
         leaves.append(x[name])
 
+    second = direction == "fwd+bwd+bwd2"
+
     def step():
         outs = [o for o in fn(x) if o.requires_grad]
-        return torch.autograd.grad(outs, leaves, [torch.ones_like(o) for o in outs])
+        grads = torch.autograd.grad(outs, leaves, [torch.ones_like(o) for o in outs], create_graph=second)
+        if not second:
+            return grads
+        # Some gradients do not depend on the inputs (a bias under a piecewise-linear activation).
+        return torch.autograd.grad(sum(g.square().sum() for g in grads), leaves, allow_unused=True,
+                                   materialize_grads=True)
 
     return step
 
