@@ -58,6 +58,8 @@ def required_backends() -> list:
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "slow: torch.compile and other tests that take seconds each")
+    config.addinivalue_line("markers", "long: minutes in all; skipped unless FASTGEN_LONG_TESTS=1 "
+                            "(e.g. every real-compiler build of the GPU tile configurations)")
     launches = os.environ.get("FASTGEN_TRITON_LAUNCHES")
     if launches and os.environ.get("TRITON_INTERPRET", "0") == "1":
         from tests.triton_launches import install
@@ -77,6 +79,15 @@ def pytest_sessionstart(session):
     if missing:
         pytest.exit("FASTGEN_REQUIRE_BACKENDS names backends that are unavailable:\n" + "\n".join(missing),
                     returncode=1)
+
+
+def pytest_collection_modifyitems(config, items):
+    if os.environ.get("FASTGEN_LONG_TESTS", "0") == "1":
+        return
+    skip = pytest.mark.skip(reason="long test: set FASTGEN_LONG_TESTS=1 to run it")
+    for item in items:
+        if "long" in item.keywords:
+            item.add_marker(skip)
 
 
 def pytest_report_header(config):

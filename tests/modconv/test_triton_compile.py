@@ -51,8 +51,9 @@ def _child(job: str) -> None:
 
 
 # Compiles take 10-50 s each on 2 cores (9 unrolled taps, each a pipelined K loop): CI compiles
-# the float32 configurations for sm_90; the other dtypes, up/down variants and sm_80 are "slow".
-_SLOW = pytest.mark.slow
+# the float32 configurations for sm_90; the other dtypes, up/down variants and sm_80 are "long"
+# (FASTGEN_LONG_TESTS=1 runs them).
+_SLOW = pytest.mark.long
 
 
 def _acc(dtype):
