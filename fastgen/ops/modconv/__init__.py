@@ -72,7 +72,7 @@ def _check(op, x, weight, styles, noise, up, down, padding, f, input_gain) -> tu
     _factor(op, "up", up)
     _factor(op, "down", down)
     if f is not None:
-        U._check_filter(op, f, x)
+        U._check_filter(op, f, x, "resample_filter")
     pad = _padding(f, up, down, padding)
     fw, fh = U.filter_size(f)
     out = (n, o, _out_size(op, h, up, down, pad[2], pad[3], kh, fh), _out_size(op, w, up, down, pad[0], pad[1], kw, fw))

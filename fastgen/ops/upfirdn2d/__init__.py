@@ -63,22 +63,22 @@ def filter_size(f) -> tuple:
     return f.shape[-1], f.shape[0]
 
 
-def _check_filter(op: str, f, x) -> None:
+def _check_filter(op: str, f, x, name: str = "f") -> None:
     if f is None:
         return
     if not isinstance(f, torch.Tensor):
-        raise TypeError(f"{op}: f must be a torch.Tensor or None (see setup_filter), got {type(f).__name__}")
+        raise TypeError(f"{op}: {name} must be a torch.Tensor or None (see setup_filter), got {type(f).__name__}")
     if f.dim() not in (1, 2):
-        raise ValueError(f"{op}: f must be a 1D (separable) or 2D filter, got shape {tuple(f.shape)}")
+        raise ValueError(f"{op}: {name} must be a 1D (separable) or 2D filter, got shape {tuple(f.shape)}")
     if f.dtype != torch.float32:
-        raise TypeError(f"{op}: f must be float32 (as setup_filter makes it), got "
+        raise TypeError(f"{op}: {name} must be float32 (as setup_filter makes it), got "
                         f"{str(f.dtype).replace('torch.', '')}")
     if f.numel() == 0:
-        raise ValueError(f"{op}: f must have at least one tap, got shape {tuple(f.shape)}")
+        raise ValueError(f"{op}: {name} must have at least one tap, got shape {tuple(f.shape)}")
     if f.requires_grad:
-        raise ValueError(f"{op}: f must not require grad (filters are constants: no gradient is computed "
+        raise ValueError(f"{op}: {name} must not require grad (filters are constants: no gradient is computed "
                          "for them); pass f.detach() or register it as a buffer")
-    V.same_device(op, x=x, f=f)
+    V.same_device(op, **{"x": x, name: f})
 
 
 # ---------------------------------------------------------------------------- upfirdn2d
