@@ -40,14 +40,16 @@ class OpInfo:
     name: str
     family: str
     backends: tuple  # backend names that implement the op
+    missing: tuple = ()  # (backend, why it does not implement the op) pairs
 
 
 _OPS: dict = {}
 
 
-def register_op(name: str, family: str, backends=BACKENDS) -> None:
-    """Declare a public op and the backends that implement it (shown by :func:`info`)."""
-    _OPS[name] = OpInfo(name, family, tuple(backends))
+def register_op(name: str, family: str, backends=BACKENDS, missing: dict | None = None) -> None:
+    """Declare a public op, the backends that implement it and, in ``missing``, why each of the
+    others does not (shown by :func:`info` and in the error for a backend asked for by name)."""
+    _OPS[name] = OpInfo(name, family, tuple(backends), tuple((missing or {}).items()))
 
 
 def registered_ops() -> list:
@@ -129,8 +131,10 @@ def _resolve(op: str, requested: str, device_type: str, from_env: bool) -> str:
                 return cand
         return "reference"
     if requested not in supported:
+        why = dict(_OPS[op].missing).get(requested) if op in _OPS else None
         raise BackendUnavailableError(
-            f"{op}: backend {requested!r} does not implement this op (it has: {', '.join(supported)})")
+            f"{op}: backend {requested!r} does not implement this op" + (f" ({why})" if why else "")
+            + f"; it has: {', '.join(supported)}")
     ok, reason = backend_status(requested, device_type)
     if not ok:
         source = " (from FASTGEN_BACKEND)" if from_env else ""
@@ -176,6 +180,10 @@ def info(file=None) -> str:
             else:
                 cells.append("yes" if status[b][0] else "no")
         lines.append(f"  {op.family + '.' + op.name:<44}" + "".join(f"{c:<11}" for c in cells))
+    notes = [f"  {op.name} has no {b} backend: {why}" for op in sorted(_OPS.values(), key=lambda o: o.name)
+             for b, why in op.missing]
+    if notes:
+        lines += ["", "why an op lacks a backend:", *notes]
     text = "\n".join(lines)
     print(text, file=file)
     return text

@@ -16,7 +16,7 @@ from fastgen.ops.upfirdn2d import reference as upfirdn2d_reference
 
 __all__ = ["conv2d_resample"]
 
-register_op("conv2d_resample", "upfirdn2d", backends=U._BACKENDS)
+register_op("conv2d_resample", "upfirdn2d", backends=U._BACKENDS, missing=U._MISSING)
 
 
 def _padding(f, up: int, down: int, padding) -> list:

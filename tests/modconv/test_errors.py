@@ -78,3 +78,12 @@ def test_triton_rejects_up_and_down_together():
     x, w, s = _args()
     with pytest.raises(ValueError, match="up > 1 and down > 1"):
         G.modulated_conv2d(x, w, s, up=2, down=2, resample_filter=F4, padding=1, backend="triton")
+
+
+def test_missing_backends_say_why():
+    from fastgen.backend import BackendUnavailableError, info
+
+    x, w, s = _args()
+    with pytest.raises(BackendUnavailableError, match="oneDNN"):
+        G.modulated_conv2d(x, w, s, backend="cpu")
+    assert "modconv_block has no cpu backend: torch's convolution" in info(file=open("/dev/null", "w"))

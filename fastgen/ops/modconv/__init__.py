@@ -24,8 +24,10 @@ from fastgen.ops.modconv import reference
 __all__ = ["modulated_conv2d", "modconv_block"]
 
 _BACKENDS = ("reference", "triton")
-register_op("modulated_conv2d", "modconv", backends=_BACKENDS)
-register_op("modconv_block", "modconv", backends=_BACKENDS)
+_MISSING = {"cpu": "torch's convolution (oneDNN) is the fast CPU path, so CPU tensors run the reference",
+            "cuda": "CUDA tensors run the Triton implicit-GEMM kernels"}
+register_op("modulated_conv2d", "modconv", backends=_BACKENDS, missing=_MISSING)
+register_op("modconv_block", "modconv", backends=_BACKENDS, missing=_MISSING)
 
 
 # ---------------------------------------------------------------------------- validation

@@ -20,9 +20,11 @@ __all__ = ["upfirdn2d", "setup_filter", "filter2d", "upsample2d", "downsample2d"
 # code and is tested through torch.ops.fastgen.upfirdn2d) loses to the reference's
 # depthwise conv2d (oneDNN) on CPU (benchmarks/cases/gan.py), so CPU tensors run the reference.
 _BACKENDS = ("reference", "cuda", "triton")
+_MISSING = {"cpu": "its C++ kernel is tested but loses to torch's depthwise conv2d (oneDNN), "
+                   "so CPU tensors run the reference"}
 for _name in __all__:
     if _name != "setup_filter":
-        register_op(_name, "upfirdn2d", backends=_BACKENDS)
+        register_op(_name, "upfirdn2d", backends=_BACKENDS, missing=_MISSING)
 
 
 # ---------------------------------------------------------------------------- argument parsing
