@@ -3,13 +3,15 @@
 * :func:`bias_act` - fused bias + activation + gain + clamp, twice differentiable;
 * :func:`upfirdn2d` and its helpers :func:`setup_filter`, :func:`filter2d`, :func:`upsample2d`,
   :func:`downsample2d` - FIR up/downsampling, differentiable to any order;
-* :func:`conv2d_resample` - convolution fused with FIR up/downsampling.
+* :func:`conv2d_resample` - convolution fused with FIR up/downsampling;
+* :func:`filtered_lrelu` - upsample + filter + leaky ReLU + filter + downsample in one pass.
 
 ``fastgen.compat.stylegan`` has the same ops under StyleGAN's module and argument names.
 """
 from fastgen.ops.bias_act import ACTIVATIONS, bias_act
 from fastgen.ops.conv2d_resample import conv2d_resample
+from fastgen.ops.filtered_lrelu import filtered_lrelu
 from fastgen.ops.upfirdn2d import downsample2d, filter2d, setup_filter, upfirdn2d, upsample2d
 
 __all__ = ["ACTIVATIONS", "bias_act", "upfirdn2d", "setup_filter", "filter2d", "upsample2d", "downsample2d",
-           "conv2d_resample"]
+           "conv2d_resample", "filtered_lrelu"]

@@ -15,8 +15,8 @@ __all__ = ["filtered_lrelu"]
 
 register_op("filtered_lrelu", "filtered_lrelu", backends=("reference", "cpu", "cuda", "triton"))
 
-MAX_FACTOR = 8  # up / down: the kernels' scratch is sized for these bounds (csrc/filtered_lrelu)
-MAX_TAPS = 32   # per filter axis
+FACTORS = (1, 2, 4)  # up / down, as StyleGAN3's kernels: the kernels' scratch is sized for these
+MAX_TAPS = 32        # per filter axis
 
 
 def _check_filter(op: str, name: str, f, x) -> None:
@@ -38,8 +38,8 @@ def _check_filter(op: str, name: str, f, x) -> None:
 def _factor(op: str, name: str, v) -> int:
     if isinstance(v, bool) or not isinstance(v, int):
         raise TypeError(f"{op}: {name} must be an int (the same factor along x and y), got {v!r}")
-    if not 1 <= v <= MAX_FACTOR:
-        raise ValueError(f"{op}: {name} must be in 1..{MAX_FACTOR}, got {v}")
+    if v not in FACTORS:
+        raise ValueError(f"{op}: {name} must be 1, 2 or 4, got {v}")
     return v
 
 
@@ -85,7 +85,7 @@ def filtered_lrelu(x, fu=None, fd=None, b=None, up=1, down=1, padding=0, gain=ma
         fu, fd: float32 filters, 1D (separable) or 2D, at most 32 taps per axis, on x's device,
             or None (identity). They get no gradient.
         b: optional (C,) bias of x's dtype.
-        up, down: ints in 1..8 (the same along x and y).
+        up, down: 1, 2 or 4 (the same along x and y).
         padding: int, [px, py] or [x0, x1, y0, y1].
         gain, slope: leaky ReLU's output scale and negative slope (>= 0).
         clamp: None, or clamp the activations to [-clamp, clamp] (zero gradient where clamped).
