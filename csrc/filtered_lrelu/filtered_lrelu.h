@@ -21,12 +21,11 @@
 #include <stdexcept>
 
 #include "../common/common.h"
-#include "../gan/upfirdn2d.h"  // first_tap, floor_div: the polyphase tap arithmetic of GAN ops I
+#include "../gan/upfirdn2d.h"  // floor_div, from GAN ops I
 
 namespace fastgen {
 namespace flrelu {
 
-using gan::first_tap;
 using gan::floor_div;
 
 enum MaskCode : uint8_t { kNegative = 0, kPositive = 1, kClamped = 2 };
@@ -118,6 +117,19 @@ FG_HOST_DEVICE FlreluOrigin flrelu_origin(const FilteredLreluArgs& a, const Filt
   return o;
 }
 
+// The items e = tid, tid + n_threads, ... of a rows x cols phase as (row, col), stepped without a
+// division per item (a runtime division costs more than the item's handful of multiply-adds).
+struct FlreluWalk {
+  int r, c, dr, dc, cols;
+  FG_HOST_DEVICE FlreluWalk(int start, int step, int n_cols)
+      : r(start / n_cols), c(start % n_cols), dr(step / n_cols), dc(step % n_cols), cols(n_cols) {}
+  FG_HOST_DEVICE void next() {
+    c += dc;
+    r += dr;
+    if (c >= cols) c -= cols, ++r;
+  }
+};
+
 // Phase 0 (once per block): both filters into the scratch.
 template <typename T>
 FG_HOST_DEVICE void flrelu_stage_filters(const FilteredLreluArgs& a, const FilteredLreluTile& g,
@@ -135,9 +147,9 @@ FG_HOST_DEVICE void flrelu_load(const FilteredLreluArgs& a, const FilteredLreluT
   A* win = s + g.o_win;
   const T* x = static_cast<const T*>(a.x) + o.p * a.in_h * a.in_w;
   const A bias = a.b ? Cvt<T>::load(static_cast<const T*>(a.b)[o.p % a.channels]) : A(0);
-  for (int e = tid; e < g.ih * g.iw; e += n_threads) {
-    const int ly = e / g.iw, lx = e - ly * g.iw;
-    const int64_t sy = o.sy0 + ly, sx = o.sx0 + lx;
+  FlreluWalk it(tid, n_threads, g.iw);
+  for (int e = tid; e < g.ih * g.iw; e += n_threads, it.next()) {
+    const int64_t sy = o.sy0 + it.r, sx = o.sx0 + it.c;
     const bool inside = sy >= 0 && sy < a.in_h && sx >= 0 && sx < a.in_w;
     win[e] = inside ? Cvt<T>::load(x[sy * a.in_w + sx]) + bias : A(0);
   }
@@ -168,55 +180,59 @@ FG_HOST_DEVICE A flrelu_act(const FilteredLreluArgs& a, int64_t p, int64_t gy, i
 
 // One axis of stage 1: the taps of k (kstride apart) that land on real pixels of `src` (stride
 // apart) for the position `rel` relative to the window (zero-inserted coordinates).
-template <typename A>
-FG_HOST_DEVICE A flrelu_taps(const A* src, int stride, int rel, int up, int k_taps,
-                             const A* k, int kstride) {
-  const int i0 = first_tap(rel, up);
-  const A* w = src + ((rel + i0) / up) * stride;
+// rel >= -UP + 1 (the window starts at the first input pixel any tap reaches), so rel + UP >= 1
+// and the phase is a constant-divisor remainder of a non-negative number. K > 0 fixes the tap
+// count at compile time (a multiple of UP: K / UP taps land whatever the phase): the loop unrolls.
+template <typename A, int UP, int K = 0>
+FG_HOST_DEVICE A flrelu_taps(const A* src, int stride, int rel, int k_taps, const A* k) {
+  const int i0 = (UP - (rel + UP) % UP) % UP;
+  const A* w = src + ((rel + i0) / UP) * stride;
+  const int n = K > 0 ? K / UP : (k_taps - i0 + UP - 1) / UP;
   A acc = A(0);
-  int ti = 0;
-  for (int i = i0; i < k_taps; i += up, ++ti) acc += w[ti * stride] * k[i * kstride];
+  FG_UNROLL
+  for (int ti = 0; ti < n; ++ti) acc += w[ti * stride] * k[i0 + ti * UP];
   return acc;
 }
 
 // Phase 2 (separable stage 1 only): every input window row filtered along x at the mid window's
 // columns, into tmp1 (ih x mw).
-template <typename T>
+template <typename T, int UP, int K = 0>
 FG_HOST_DEVICE void flrelu_stage1_rows(const FilteredLreluArgs& a, const FilteredLreluTile& g,
                                        const FlreluOrigin& o, acc_t<T>* s, int tid, int n_threads) {
   using A = acc_t<T>;
   const A* win = s + g.o_win;
   A* tmp = s + g.o_tmp1;
-  for (int e = tid; e < g.ih * g.mw; e += n_threads) {
-    const int r = e / g.mw, mx = e - r * g.mw;
-    tmp[e] = flrelu_taps<A>(win + r * g.iw, 1, mx + o.off_x, a.up, a.k1w, s, 1);
+  FlreluWalk it(tid, n_threads, g.mw);
+  for (int e = tid; e < g.ih * g.mw; e += n_threads, it.next()) {
+    tmp[e] = flrelu_taps<A, UP, K>(win + it.r * g.iw, 1, it.c + o.off_x, a.k1w, s);
   }
 }
 
 // Phase 3: the mid window (mh x mw): stage 1 (from tmp1 along y, or the 2D kernel from the
 // window) and the activation.
-template <typename T>
+template <typename T, int UP, int K = 0>
 FG_HOST_DEVICE void flrelu_stage1(const FilteredLreluArgs& a, const FilteredLreluTile& g,
                                   const FlreluOrigin& o, acc_t<T>* s, int tid, int n_threads) {
   using A = acc_t<T>;
   A* mid = s + g.o_mid;
-  for (int e = tid; e < g.mh * g.mw; e += n_threads) {
-    const int my = e / g.mw, mx = e - my * g.mw;
+  FlreluWalk it(tid, n_threads, g.mw);
+  for (int e = tid; e < g.mh * g.mw; e += n_threads, it.next()) {
+    const int my = it.r, mx = it.c;
     const int rel_y = my + o.off_y;
     A v;
     if (a.sep1) {
-      v = flrelu_taps<A>(s + g.o_tmp1 + mx, g.mw, rel_y, a.up, a.k1h, s, 1);
+      v = flrelu_taps<A, UP, K>(s + g.o_tmp1 + mx, g.mw, rel_y, a.k1h, s);
     } else {
       const int rel_x = mx + o.off_x;
-      const int i0 = first_tap(rel_y, a.up), j0 = first_tap(rel_x, a.up);
-      const A* w = s + g.o_win + ((rel_y + i0) / a.up) * g.iw + (rel_x + j0) / a.up;
+      const int i0 = (UP - (rel_y + UP) % UP) % UP, j0 = (UP - (rel_x + UP) % UP) % UP;
+      const A* w = s + g.o_win + ((rel_y + i0) / UP) * g.iw + (rel_x + j0) / UP;
       v = A(0);
       int ti = 0;
-      for (int i = i0; i < a.k1h; i += a.up, ++ti) {
+      for (int i = i0; i < a.k1h; i += UP, ++ti) {
         const A* row = w + ti * g.iw;
         const A* krow = s + i * a.k1w;
         int tj = 0;
-        for (int j = j0; j < a.k1w; j += a.up, ++tj) v += row[tj] * krow[j];
+        for (int j = j0; j < a.k1w; j += UP, ++tj) v += row[tj] * krow[j];
       }
     }
     mid[e] = flrelu_act<A>(a, o.p, o.my0 + my, o.mx0 + mx, v);
@@ -225,45 +241,75 @@ FG_HOST_DEVICE void flrelu_stage1(const FilteredLreluArgs& a, const FilteredLrel
 
 // Phase 4 (separable stage 2 only): every mid window row filtered along x at the tile's output
 // columns, into tmp2 (mh x tw).
-template <typename T>
+template <typename T, int DOWN, int K = 0>
 FG_HOST_DEVICE void flrelu_stage2_rows(const FilteredLreluArgs& a, const FilteredLreluTile& g,
                                        acc_t<T>* s, int tid, int n_threads) {
   using A = acc_t<T>;
   const A* mid = s + g.o_mid;
   const A* k = s + g.f1;
   A* tmp = s + g.o_tmp2;
-  for (int e = tid; e < g.mh * g.tw; e += n_threads) {
-    const int r = e / g.tw, lx = e - r * g.tw;
-    const A* w = mid + r * g.mw + lx * a.down;
+  FlreluWalk it(tid, n_threads, g.tw);
+  for (int e = tid; e < g.mh * g.tw; e += n_threads, it.next()) {
+    const A* w = mid + it.r * g.mw + it.c * DOWN;
+    const int n = K > 0 ? K : a.k2w;
     A acc = A(0);
-    for (int j = 0; j < a.k2w; ++j) acc += w[j] * k[j];
+    FG_UNROLL
+    for (int j = 0; j < n; ++j) acc += w[j] * k[j];
     tmp[e] = acc;
   }
 }
 
 // Phase 5: the tile's outputs (stage 2 from tmp2 along y, or the 2D kernel from the mid window).
-template <typename T>
+template <typename T, int DOWN, int K = 0>
 FG_HOST_DEVICE void flrelu_stage2(const FilteredLreluArgs& a, const FilteredLreluTile& g,
                                   const FlreluOrigin& o, const acc_t<T>* s, int tid,
                                   int n_threads) {
   using A = acc_t<T>;
   const A* k = s + g.f1;
   T* y = static_cast<T*>(a.y) + o.p * a.out_h * a.out_w;
-  for (int e = tid; e < g.th * g.tw; e += n_threads) {
-    const int ly = e / g.tw, lx = e - ly * g.tw;
+  FlreluWalk it(tid, n_threads, g.tw);
+  for (int e = tid; e < g.th * g.tw; e += n_threads, it.next()) {
+    const int ly = it.r, lx = it.c;
     const int64_t oy = o.oy0 + ly, ox = o.ox0 + lx;
     if (oy >= a.out_h || ox >= a.out_w) continue;
     A acc = A(0);
     if (a.sep2) {
-      const A* w = s + g.o_tmp2 + ly * a.down * g.tw + lx;
-      for (int i = 0; i < a.k2h; ++i) acc += w[i * g.tw] * k[i];
+      const A* w = s + g.o_tmp2 + ly * DOWN * g.tw + lx;
+      const int n = K > 0 ? K : a.k2h;
+      FG_UNROLL
+      for (int i = 0; i < n; ++i) acc += w[i * g.tw] * k[i];
     } else {
-      const A* w = s + g.o_mid + ly * a.down * g.mw + lx * a.down;
+      const A* w = s + g.o_mid + ly * DOWN * g.mw + lx * DOWN;
       for (int i = 0; i < a.k2h; ++i) {
         for (int j = 0; j < a.k2w; ++j) acc += w[i * g.mw + j] * k[i * a.k2w + j];
       }
     }
     y[oy * a.out_w + ox] = Cvt<T>::store(acc);
+  }
+}
+
+// Calls f(Factors<UP, DOWN, K>{}) for up, down in {1, 2, 4} (Python allows no others): constant
+// divisors in the tap arithmetic. K = 12 for StyleGAN3's main configuration (up = down = 2, both
+// filters separable with 12 taps): unrolled tap loops; else K = 0. Both launchers share it, so
+// the CPU tests run every instantiation the GPU does.
+template <int U, int D, int K = 0> struct Factors {
+  static constexpr int up = U, down = D, taps = K;
+};
+template <int U, typename F> void dispatch_down(const FilteredLreluArgs& a, F&& f) {
+  const bool taps12 = a.sep1 && a.sep2 && a.k1h == 12 && a.k2h == 12;
+  switch (a.down) {
+    case 1: return f(Factors<U, 1>{});
+    case 2: return U == 2 && taps12 ? f(Factors<U, 2, 12>{}) : f(Factors<U, 2>{});
+    case 4: return f(Factors<U, 4>{});
+    default: throw std::invalid_argument("filtered_lrelu: down must be 1, 2 or 4");
+  }
+}
+template <typename F> void dispatch_factors(const FilteredLreluArgs& a, F&& f) {
+  switch (a.up) {
+    case 1: return dispatch_down<1>(a, f);
+    case 2: return dispatch_down<2>(a, f);
+    case 4: return dispatch_down<4>(a, f);
+    default: throw std::invalid_argument("filtered_lrelu: up must be 1, 2 or 4");
   }
 }
 

@@ -9,7 +9,7 @@
 namespace fastgen {
 namespace flrelu {
 
-template <typename T>
+template <typename T, int UP, int DOWN, int K>
 __global__ void __launch_bounds__(kFlreluThreads)
     filtered_lrelu_kernel(FilteredLreluArgs a, FilteredLreluTile g) {
   extern __shared__ __align__(16) unsigned char flrelu_smem[];
@@ -21,16 +21,16 @@ __global__ void __launch_bounds__(kFlreluThreads)
     flrelu_load<T>(a, g, o, s, tid, n_threads);
     __syncthreads();  // the window (and, the first time, the filters) is complete
     if (a.sep1) {  // uniform across the grid
-      flrelu_stage1_rows<T>(a, g, o, s, tid, n_threads);
+      flrelu_stage1_rows<T, UP, K>(a, g, o, s, tid, n_threads);
       __syncthreads();
     }
-    flrelu_stage1<T>(a, g, o, s, tid, n_threads);
+    flrelu_stage1<T, UP, K>(a, g, o, s, tid, n_threads);
     __syncthreads();  // the mid window is complete
     if (a.sep2) {
-      flrelu_stage2_rows<T>(a, g, s, tid, n_threads);
+      flrelu_stage2_rows<T, DOWN, K>(a, g, s, tid, n_threads);
       __syncthreads();
     }
-    flrelu_stage2<T>(a, g, o, s, tid, n_threads);
+    flrelu_stage2<T, DOWN, K>(a, g, o, s, tid, n_threads);
     __syncthreads();  // nobody still reads the scratch the next tile overwrites
   }
 }
@@ -46,16 +46,18 @@ void filtered_lrelu_cuda(const FilteredLreluArgs& a, int device, std::uintptr_t 
       throw std::invalid_argument("filtered_lrelu: filters too large for a tile's shared memory");
     }
     DeviceGuard guard(device, "filtered_lrelu");
-    if (static_cast<int64_t>(smem) > kFlreluScratchBytes) {
-      cuda_check(cudaFuncSetAttribute(filtered_lrelu_kernel<T>,
-                                      cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                      static_cast<int>(smem)),
-                 "filtered_lrelu");
-    }
-    const unsigned grid = static_cast<unsigned>(g.n_tiles < INT_MAX ? g.n_tiles : INT_MAX);
-    filtered_lrelu_kernel<T>
-        <<<grid, kFlreluThreads, smem, reinterpret_cast<cudaStream_t>(stream)>>>(a, g);
-    cuda_check(cudaGetLastError(), "filtered_lrelu");
+    dispatch_factors(a, [&](auto factors) {
+      using P = decltype(factors);
+      auto kernel = filtered_lrelu_kernel<T, P::up, P::down, P::taps>;
+      if (static_cast<int64_t>(smem) > kFlreluScratchBytes) {
+        cuda_check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                        static_cast<int>(smem)),
+                   "filtered_lrelu");
+      }
+      const unsigned grid = static_cast<unsigned>(g.n_tiles < INT_MAX ? g.n_tiles : INT_MAX);
+      kernel<<<grid, kFlreluThreads, smem, reinterpret_cast<cudaStream_t>(stream)>>>(a, g);
+      cuda_check(cudaGetLastError(), "filtered_lrelu");
+    });
   });
 }
 
