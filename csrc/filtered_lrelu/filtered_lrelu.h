@@ -47,7 +47,7 @@ struct FilteredLreluArgs {
 
 // The tile: th x tw outputs of one plane; the mid window (mh x mw) its outputs read, the input
 // window (ih x iw) that mid window reads, and the scratch layout (acc_t elements):
-//   [filter 1][filter 2][input window][stage-1 row pass (sep1)][mid window][stage-2 row pass (sep2)]
+//   [filter 1][filter 2][input window][stage-1 rows (sep1)][mid window][stage-2 rows (sep2)]
 struct FilteredLreluTile {
   int th, tw, mh, mw, ih, iw;
   int64_t tiles_x, tiles_y, n_tiles;
@@ -59,7 +59,7 @@ FG_HOST_DEVICE int flrelu_filter_elems(int kh, int kw, int sep) { return sep ? k
 
 constexpr int kFlreluThreads = 256;                      // CUDA threads per block
 constexpr int64_t kFlreluScratchBytes = 48 * 1024;       // shared memory without opt-in
-constexpr int64_t kFlreluMaxScratchBytes = 96 * 1024;    // opt-in ceiling (sm_80 / sm_90 allow more)
+constexpr int64_t kFlreluMaxScratchBytes = 96 * 1024;    // opt-in ceiling (sm_80/90 allow more)
 
 // Preferred 32 x 32 outputs (less halo per output), halving the larger side until the scratch
 // fits kFlreluScratchBytes; if even 1 x 1 does not, the smallest tile (Python bounds the filter

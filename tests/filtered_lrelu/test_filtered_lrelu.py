@@ -112,10 +112,11 @@ def test_low_precision(backend, device, gen, dtype):
 def test_gradcheck_gradgradcheck(backend, device, gen):
     """gradcheck and gradgradcheck in float64 with respect to x and b (the reference and the
     Triton interpreter run one case: autograd's wiring is the same for all)."""
-    all_cases = ((2, 2, 4, True, 3, False, 0.8), (1, 2, 3, False, 2, True, None), (4, 1, 5, False, 4, True, 1.0))
+    all_cases = ((2, 2, 4, True, 3, False, 0.8), (4, 1, 5, False, 4, True, None))
     for up, down, tu, su, td, sd, clamp in all_cases if backend == "cpu" else all_cases[:1]:
         fu, fd = make_filter(tu, su, gen).to(device), make_filter(td, sd, gen).to(device)
-        x = image(gen, torch.float64, device, n=1, c=1, h=4, w=3).requires_grad_(True)
+        w = 2 if backend == "triton" else 3
+        x = image(gen, torch.float64, device, n=1, c=1, h=3, w=w).requires_grad_(True)
         b = torch.randn(1, generator=gen, dtype=torch.float64).to(device).requires_grad_(True)
 
         def fn(x, b):

@@ -104,7 +104,7 @@ def filtered_lrelu(x, fu=None, fd=None, b=None, up=1, down=1, padding=0, gain=ma
 
         >>> f = fastgen.gan.setup_filter(torch.ones(12))          # separable 12 taps
         >>> x = torch.randn(2, 8, 36, 36)
-        >>> y = fastgen.gan.filtered_lrelu(x, f, f, torch.zeros(8), up=2, down=2, padding=10)
+        >>> y = fastgen.gan.filtered_lrelu(x, f, f, torch.zeros(8), up=2, down=2, padding=[11, 10, 11, 10])
         >>> y.shape
         torch.Size([2, 8, 36, 36])
     """
