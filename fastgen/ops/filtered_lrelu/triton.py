@@ -11,8 +11,7 @@ part of the upsampled image ever held, in registers.
   ``tf32x3`` (three tf32 products: float32-level rounding), float64 ones are exact IEEE.
 * ``_direct_kernel``: the fallback where a tile's windows would not fit the products' operands
   (float64 with down = 4 or long filters, see ``tiled_config``): per output, every tap of stage 2
-  recomputes its mid pixel
-  from the input (slow, never wrong).
+  recomputes its mid pixel from the input (slow, never wrong).
 """
 from __future__ import annotations
 
