@@ -27,6 +27,7 @@ void bind_hashgrid(py::module_& m);
 void bind_gan(py::module_& m);
 void bind_sample(py::module_& m);
 void bind_march(py::module_& m);
+void bind_filtered_lrelu(py::module_& m);
 
 namespace {
 
@@ -88,4 +89,5 @@ PYBIND11_MODULE(_C, m) {
   bind_gan(m);
   bind_sample(m);
   bind_march(m);
+  bind_filtered_lrelu(m);
 }

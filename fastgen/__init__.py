@@ -5,9 +5,9 @@ Every op has one public function with a ``backend=`` keyword ("auto", "reference
 prints which backends can run here and why the others cannot.
 
 Namespaces: ``fastgen.nerf`` (volume rendering, ray marching, hash-grid encoding, hierarchical
-sampling), ``fastgen.gan`` (bias_act, upfirdn2d, conv2d_resample, modulated_conv2d,
-modconv_block), ``fastgen.compat.nerfacc`` and ``fastgen.compat.stylegan`` (drop-in names of
-nerfacc and StyleGAN's ``torch_utils.ops``).
+sampling), ``fastgen.gan`` (bias_act, upfirdn2d, conv2d_resample, filtered_lrelu,
+modulated_conv2d, modconv_block), ``fastgen.compat.nerfacc`` and ``fastgen.compat.stylegan``
+(drop-in names of nerfacc and StyleGAN's ``torch_utils.ops``).
 """
 from __future__ import annotations
 

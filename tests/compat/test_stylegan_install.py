@@ -65,7 +65,7 @@ def _repo(tmp: Path) -> Path:
     (ops / "__init__.py").write_text("")
     plugin = "def _fail(*a, **k):\n    raise RuntimeError('StyleGAN CUDA plugin: not compiled')\n"
     stubs = {"bias_act": ["bias_act", "_init"], "upfirdn2d": ["setup_filter", "upfirdn2d", "upsample2d", "_init"],
-             "conv2d_resample": ["conv2d_resample"], "conv2d_gradfix": ["conv2d", "conv_transpose2d"],
+             "filtered_lrelu": ["filtered_lrelu", "_init"], "conv2d_resample": ["conv2d_resample"], "conv2d_gradfix": ["conv2d", "conv_transpose2d"],
              "grid_sample_gradfix": ["grid_sample"], "fma": ["fma"]}
     assert sorted(stubs) == sorted(MODULES)
     for name, funcs in stubs.items():

@@ -2,10 +2,12 @@
 and defaults (``STYLEGAN_OPS`` states them; StyleGAN is not installable, so there is no second
 check against its objects), plus the module-level settings and ``activation_funcs``.
 ``no_weight_gradients`` has StyleGAN3's ``disable=True`` parameter (StyleGAN2-ADA's takes none,
-so callers of either work). ``filtered_lrelu`` comes with GAN ops II."""
+so callers of either work)."""
 from __future__ import annotations
 
 import math
+
+import numpy as np
 
 from tests.compat._signatures import mismatches
 
@@ -25,6 +27,13 @@ STYLEGAN_OPS = {
         "filter2d": "(x, f, padding=0, flip_filter=False, " + _IMPL,
         "upsample2d": "(x, f, up=2, padding=0, flip_filter=False, " + _IMPL,
         "downsample2d": "(x, f, down=2, padding=0, flip_filter=False, " + _IMPL,
+    },
+    "filtered_lrelu": {
+        "filtered_lrelu": "(x, fu=None, fd=None, b=None, up=1, down=1, padding=0, gain=" + repr(np.sqrt(2))
+                          + ", slope=0.2, clamp=None, flip_filter=False, impl='cuda')",
+        "_filtered_lrelu_ref": "(x, fu=None, fd=None, b=None, up=1, down=1, padding=0, gain=" + repr(np.sqrt(2))
+                               + ", slope=0.2, clamp=None, flip_filter=False)",
+        "_init": "()",
     },
     "conv2d_resample": {
         "conv2d_resample": "(x, w, f=None, up=1, down=1, padding=0, groups=1, flip_weight=True, flip_filter=False)",

@@ -1,7 +1,7 @@
 """Drop-in replacements for StyleGAN2-ADA / StyleGAN3's ``torch_utils.ops`` modules.
 
-``from fastgen.compat.stylegan import bias_act, upfirdn2d, conv2d_resample, conv2d_gradfix,
-grid_sample_gradfix, fma`` gives modules with StyleGAN's function names, signatures and defaults,
+``from fastgen.compat.stylegan import bias_act, upfirdn2d, filtered_lrelu, conv2d_resample,
+conv2d_gradfix, grid_sample_gradfix, fma`` gives modules with StyleGAN's function names, signatures and defaults,
 computing the same results on fastgen's kernels with nothing to compile. ``impl`` maps to
 fastgen backends: ``'cuda'`` (StyleGAN's default) -> ``"auto"`` (the fastest backend for the
 tensors' device, CPU included), ``'ref'`` -> ``"reference"``; ``FASTGEN_BACKEND`` overrides
@@ -24,9 +24,9 @@ import sys
 import types
 
 from fastgen.compat.stylegan import (  # noqa: F401
-    bias_act, conv2d_gradfix, conv2d_resample, fma, grid_sample_gradfix, upfirdn2d)
+    bias_act, conv2d_gradfix, conv2d_resample, filtered_lrelu, fma, grid_sample_gradfix, upfirdn2d)
 
-MODULES = ("bias_act", "upfirdn2d", "conv2d_resample", "conv2d_gradfix", "grid_sample_gradfix", "fma")
+MODULES = ("bias_act", "upfirdn2d", "filtered_lrelu", "conv2d_resample", "conv2d_gradfix", "grid_sample_gradfix", "fma")
 
 
 class _Forwarding(types.ModuleType):
