@@ -281,7 +281,12 @@ def _composite_chunk(ts_ptr, te_ptr, sg_ptr, rgb_ptr, pos, m, j, prev, last, exp
         # T of the next chunk's first sample is exactly exp(-expo): stop now, not a chunk later.
         live = live & (tl.gather(cut, last, 1) == 0) & (tl.exp(-expo) >= STOP_EPS)
     w = tl.where(m, trans * (1.0 - decay), 0.0)
-    mid = (t_start + t_end) * 0.5
+    # A cut sample was loaded but contributes nothing: zero its values too, or a NaN/inf among
+    # them would leak into the sums through w * value = 0 * inf.
+    mid = tl.where(m, (t_start + t_end) * 0.5, 0.0)
+    r = tl.where(m, r, 0.0)
+    g = tl.where(m, g, 0.0)
+    b = tl.where(m, b, 0.0)
     return m, dt, trans, decay, w, mid, r, g, b, expo, live
 
 
