@@ -109,12 +109,11 @@ def packed_info(op: str, info, n_samples: int) -> torch.Tensor:
         if bool((counts < 0).any()) or bool((starts < 0).any()):
             raise ValueError(f"{op}: packed_info has negative starts or counts")
         # counts > n_samples - starts, not starts + counts > n_samples: the sum can wrap around
-        past = counts > n_samples - starts.clamp_max(n_samples)
-        if bool((past | (starts > n_samples)).any()):
-            r = int(past.nonzero()[0]) if bool(past.any()) else int((starts > n_samples).nonzero()[0])
-            raise ValueError(f"{op}: packed_info is inconsistent with the sample count: ray {r} = "
-                             f"(start {int(starts[r])}, count {int(counts[r])}) ends past the "
-                             f"{n_samples} samples")
+        past = (counts > n_samples - starts.clamp_max(n_samples)) | (starts > n_samples)
+        if bool(past.any()):
+            end = max(s + c for s, c in zip(starts[past].tolist(), counts[past].tolist()))  # Python ints
+            raise ValueError(f"{op}: packed_info is inconsistent with the sample count: a ray ends "
+                             f"at sample {end} but there are only {n_samples} samples")
         _no_overlap(op, starts, counts)
     return info.long().contiguous()
 
