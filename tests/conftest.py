@@ -56,6 +56,16 @@ def required_backends() -> list:
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "slow: torch.compile and other tests that take seconds each")
+    config.addinivalue_line("markers", "bigmem: tensors of more than 2^31 elements (GBs of RAM); run only "
+                                       "with -m bigmem")
+
+
+def pytest_collection_modifyitems(config, items):
+    if "bigmem" not in (config.getoption("-m") or ""):
+        skip = pytest.mark.skip(reason="needs GBs of RAM: run with -m bigmem")
+        for item in items:
+            if "bigmem" in item.keywords:
+                item.add_marker(skip)
 
 
 def pytest_sessionstart(session):

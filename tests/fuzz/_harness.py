@@ -283,8 +283,9 @@ def corruptions(draw, inputs: dict, names, same_dtype=None) -> tuple:
         return ()
     name = draw(st.sampled_from(present))
     t = inputs[name]
-    if kind == "dtype":
-        inputs[name] = t.to(draw(st.sampled_from(WRONG_DTYPES)))
+    if kind == "dtype":  # int32 / int64 are right for index tensors: those get float / bool / complex
+        wrong = WRONG_DTYPES if t.is_floating_point() else (torch.float32, torch.bool, torch.complex64)
+        inputs[name] = t.to(draw(st.sampled_from(wrong)))
     elif kind == "mixed":
         inputs[name] = t.to(torch.float64 if t.dtype == torch.float32 else torch.float32)
     else:

@@ -133,7 +133,8 @@ def composite_cases(draw):
     if not eps >= 0:
         bad = bad + ("early_stop_eps",)
     inputs.update(kw)
-    bad = bad + draw(corruptions(inputs, ["t_starts", "t_ends", "sigmas", "rgbs", "render_bkgd", *kw]))
+    bad = bad + draw(corruptions(inputs, ["t_starts", "t_ends", "sigmas", "rgbs", "render_bkgd", *kw],
+                                 same_dtype=["t_starts", "t_ends", "sigmas", "rgbs"]))
     return inputs, dtype, bad
 
 
