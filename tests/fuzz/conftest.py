@@ -5,7 +5,7 @@ from hypothesis import HealthCheck, settings
 
 _COMMON = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                                      HealthCheck.filter_too_much], print_blob=True)
-settings.register_profile("ci", max_examples=12, derandomize=True, database=None, **_COMMON)
+settings.register_profile("ci", max_examples=25, derandomize=True, database=None, **_COMMON)
 settings.register_profile("long", max_examples=int(os.environ.get("FASTGEN_FUZZ_EXAMPLES", "400")), **_COMMON)
 settings.load_profile(os.environ.get("FASTGEN_FUZZ", "ci"))
 
