@@ -108,11 +108,29 @@ def packed_info(op: str, info, n_samples: int) -> torch.Tensor:
         starts, counts = info[:, 0].long(), info[:, 1].long()
         if bool((counts < 0).any()) or bool((starts < 0).any()):
             raise ValueError(f"{op}: packed_info has negative starts or counts")
-        end = int((starts + counts).max())
-        if end > n_samples:
+        # counts > n_samples - starts, not starts + counts > n_samples: the sum can wrap around
+        past = (counts > n_samples - starts.clamp_max(n_samples)) | (starts > n_samples)
+        if bool(past.any()):
+            end = max(s + c for s, c in zip(starts[past].tolist(), counts[past].tolist()))  # Python ints
             raise ValueError(f"{op}: packed_info is inconsistent with the sample count: a ray ends "
                              f"at sample {end} but there are only {n_samples} samples")
+        _no_overlap(op, starts, counts)
     return info.long().contiguous()
+
+
+def _no_overlap(op: str, starts: torch.Tensor, counts: torch.Tensor) -> None:
+    """Non-empty rays must not share samples: per-sample outputs and gradients would be written
+    by two rays (the kernels do not accumulate them), so the result would be undefined."""
+    keep = counts > 0
+    s, c = starts[keep], counts[keep]
+    if s.shape[0] < 2:
+        return
+    if not bool((s[1:] >= s[:-1]).all()):  # rows out of order: sort them by start (rare)
+        s, order = torch.sort(s)
+        c = c[order]
+    if bool((s[1:] < s[:-1] + c[:-1]).any()):
+        raise ValueError(f"{op}: packed_info has rays that overlap (share samples); each sample "
+                         "may belong to one ray only")
 
 
 def tiles_samples(info: torch.Tensor, n_samples: int) -> bool:

@@ -60,6 +60,8 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "slow: torch.compile and other tests that take seconds each")
     config.addinivalue_line("markers", "long: minutes in all; skipped unless FASTGEN_LONG_TESTS=1 "
                             "(e.g. every real-compiler build of the GPU tile configurations)")
+    config.addinivalue_line("markers", "bigmem: tensors of more than 2^31 elements (GBs of RAM); run only "
+                                       "with -m bigmem")
     launches = os.environ.get("FASTGEN_TRITON_LAUNCHES")
     if launches and os.environ.get("TRITON_INTERPRET", "0") == "1":
         from tests.triton_launches import install
@@ -82,12 +84,15 @@ def pytest_sessionstart(session):
 
 
 def pytest_collection_modifyitems(config, items):
-    if os.environ.get("FASTGEN_LONG_TESTS", "0") == "1":
-        return
-    skip = pytest.mark.skip(reason="long test: set FASTGEN_LONG_TESTS=1 to run it")
+    skips = {}
+    if os.environ.get("FASTGEN_LONG_TESTS", "0") != "1":
+        skips["long"] = pytest.mark.skip(reason="long test: set FASTGEN_LONG_TESTS=1 to run it")
+    if "bigmem" not in (config.getoption("-m") or ""):
+        skips["bigmem"] = pytest.mark.skip(reason="needs GBs of RAM: run with -m bigmem")
     for item in items:
-        if "long" in item.keywords:
-            item.add_marker(skip)
+        for marker, skip in skips.items():
+            if marker in item.keywords:
+                item.add_marker(skip)
 
 
 def pytest_report_header(config):

@@ -304,7 +304,9 @@ FG_HOST_DEVICE void composite_forward_ray(const CompositeForwardArgs& a, int64_t
     rgb_out[3 * r + k] = bkgd ? color[k] + bkgd[3 * r + k] * (A(1) - opacity) : color[k];
   static_cast<A*>(a.opacity)[r] = opacity;
   const A depth_eps = static_cast<A>(kDepthEps);
-  static_cast<A*>(a.depth)[r] = depth / (opacity > depth_eps ? opacity : depth_eps);
+  // `opacity < eps ? eps : opacity`, not `opacity > eps ? ...`: a NaN opacity stays NaN (as
+  // torch's clamp_min in the reference), rather than turning the depth into +-inf.
+  static_cast<A*>(a.depth)[r] = depth / (opacity < depth_eps ? depth_eps : opacity);
 }
 
 // One pass along the ray, recomputing w_i; with q_i = dL/dw_i and S = sum_i q_i w_i (from the
@@ -323,7 +325,7 @@ FG_HOST_DEVICE void composite_backward_ray(const CompositeBackwardArgs& a, int64
   segment_bounds(in.packed_info, r, in.n_samples, s, e);
 
   const A opacity = static_cast<const A*>(a.opacity)[r];
-  const A opacity_c = opacity > depth_eps ? opacity : depth_eps;
+  const A opacity_c = opacity < depth_eps ? depth_eps : opacity;  // NaN stays NaN, as in the forward
   const A depth_raw = static_cast<const A*>(a.depth)[r] * opacity_c;
   const A g_depth = static_cast<const A*>(a.grad_depth)[r];
   const A g_depth_raw = g_depth / opacity_c;

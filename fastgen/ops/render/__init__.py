@@ -95,6 +95,7 @@ def _packed_args(op, ref, packed_info, ray_indices, n_rays, packed_required=Fals
     if ref.dim() != 1:
         raise ValueError(f"{op}: with packed_info or ray_indices the samples must be flat (N,), got shape "
                          f"{tuple(ref.shape)}")
+    V.same_device(op, samples=ref, packed_info=packed_info, ray_indices=ray_indices)
     if n_rays is not None:
         V.n_rays_arg(op, n_rays)
     return _segments(op, ref.shape[0], ref.device, packed_info, ray_indices, n_rays)
@@ -401,7 +402,8 @@ def accumulate_along_rays(weights, values=None, ray_indices=None, n_rays=None, b
     if info is None:
         info = _batched_segments(weights.shape, device)
     d = 1 if values is None else values.shape[-1]
-    flat_values = None if values is None else values.contiguous().reshape(-1, d)
+    # (N, D), not (-1, D): -1 is ambiguous when N * D = 0
+    flat_values = None if values is None else values.contiguous().reshape(weights.numel(), d)
     out = L.weighted_segment_sum(weights.contiguous().reshape(-1), flat_values, info, info.shape[0], be)
     return out.view(*weights.shape[:-1], d) if ray_indices is None else out
 

@@ -188,5 +188,11 @@ def composite(t_starts, t_ends, sigmas, rgbs, ray_indices=None, packed_info=None
     weights, trans, _ = render_weight_from_density(t_starts, t_ends, sigmas, ray_indices=ray_indices,
                                                    n_rays=n_rays)
     if early_stop_eps > 0:
-        weights = weights * (trans >= early_stop_eps)
+        # The ray stops at its first sample with T < eps: a latch (T rising again after negative
+        # densities does not revive it), and where, not products with the mask, so that a
+        # stopped sample contributes nothing, even a NaN.
+        keep = inclusive_sum((trans < early_stop_eps).to(trans.dtype), None, ray_indices) == 0
+        weights = torch.where(keep, weights, 0.0)
+        rgbs = torch.where(keep[..., None], rgbs, 0.0)
+        t_starts, t_ends = torch.where(keep, t_starts, 0.0), torch.where(keep, t_ends, 0.0)
     return _accumulate_all(weights, rgbs, t_starts, t_ends, ray_indices, n_rays, render_bkgd)

@@ -281,7 +281,12 @@ def _composite_chunk(ts_ptr, te_ptr, sg_ptr, rgb_ptr, pos, m, j, prev, last, exp
         # T of the next chunk's first sample is exactly exp(-expo): stop now, not a chunk later.
         live = live & (tl.gather(cut, last, 1) == 0) & (tl.exp(-expo) >= STOP_EPS)
     w = tl.where(m, trans * (1.0 - decay), 0.0)
-    mid = (t_start + t_end) * 0.5
+    # A cut sample was loaded but contributes nothing: zero its values too, or a NaN/inf among
+    # them would leak into the sums through w * value = 0 * inf.
+    mid = tl.where(m, (t_start + t_end) * 0.5, 0.0)
+    r = tl.where(m, r, 0.0)
+    g = tl.where(m, g, 0.0)
+    b = tl.where(m, b, 0.0)
     return m, dt, trans, decay, w, mid, r, g, b, expo, live
 
 
@@ -332,7 +337,8 @@ def _composite_forward_kernel(ts_ptr, te_ptr, sg_ptr, rgb_ptr, packed_ptr, bkgd_
     tl.store(out_rgb_ptr + 3 * ray + 1, col_g, mask=ray_ok)
     tl.store(out_rgb_ptr + 3 * ray + 2, col_b, mask=ray_ok)
     tl.store(out_opacity_ptr + ray, opacity, mask=ray_ok)
-    tl.store(out_depth_ptr + ray, tl.sum(acc_d, 1) / tl.maximum(opacity, _EPS), mask=ray_ok)
+    # where(O < EPS, EPS, O), not maximum: a NaN opacity stays NaN (torch's clamp_min in the reference)
+    tl.store(out_depth_ptr + ray, tl.sum(acc_d, 1) / tl.where(opacity < _EPS, _EPS, opacity), mask=ray_ok)
 
 
 @triton.jit
@@ -348,7 +354,7 @@ def _composite_backward_kernel(ts_ptr, te_ptr, sg_ptr, rgb_ptr, packed_ptr, bkgd
 
     # Per-ray terms from the saved outputs (the contract has the derivation).
     opacity = tl.load(out_opacity_ptr + ray, mask=ray_ok, other=0.0)
-    o_clamped = tl.maximum(opacity, _EPS)
+    o_clamped = tl.where(opacity < _EPS, _EPS, opacity)  # NaN stays NaN, as in the forward
     d_raw = tl.load(out_depth_ptr + ray, mask=ray_ok, other=0.0) * o_clamped
     c_r = tl.load(out_rgb_ptr + 3 * ray, mask=ray_ok, other=0.0)
     c_g = tl.load(out_rgb_ptr + 3 * ray + 1, mask=ray_ok, other=0.0)
