@@ -47,6 +47,7 @@ class ImageDataset(torch.utils.data.Dataset):
         if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 1:
             raise ValueError(f"ImageDataset: resolution must be a positive int, got {resolution!r}")
         self.path = Path(path)
+        self._zip = self._zip_pid = None  # opened lazily, once per process (DataLoader workers)
         if not self.path.exists():
             raise FileNotFoundError(f"ImageDataset: {self.path} does not exist")
         self.is_zip = self.path.is_file()
@@ -62,8 +63,6 @@ class ImageDataset(torch.utils.data.Dataset):
         self.xflip = xflip
         self.labels, self.class_names = self._load_labels(names) if use_labels else (None, [])
         self.skipped = 0
-        self._zip = None  # opened lazily, once per DataLoader worker process
-        self._zip_pid = None
 
     # ------------------------------------------------------------------ listing and labels
     def _all_names(self) -> list:
@@ -71,6 +70,9 @@ class ImageDataset(torch.utils.data.Dataset):
             with zipfile.ZipFile(self.path) as z:
                 return [n for n in z.namelist() if not n.endswith("/")]
         return [p.relative_to(self.path).as_posix() for p in self.path.rglob("*") if p.is_file()]
+
+    def __getstate__(self):
+        return {**self.__dict__, "_zip": None, "_zip_pid": None}  # an open ZipFile does not pickle
 
     def _read_bytes(self, name: str) -> bytes:
         if self.is_zip:

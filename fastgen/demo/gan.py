@@ -149,14 +149,16 @@ def main(argv) -> int:
     trainer = Trainer(cfg, device)
     dataset = _dataset(args)
     summary_path, ckpt_path = out / "summary.json", out / "checkpoint.pt"
-    previous = {}
+    previous, history = {}, []
     if ckpt_path.exists() and not args.no_resume:
         trainer.load_state_dict(torch.load(ckpt_path, map_location=device, weights_only=False))
         if summary_path.exists():
             previous = json.loads(summary_path.read_text())
         log.info("resumed from %s at %.3f kimg", ckpt_path, trainer.nimg / 1000)
+        if (out / "stats.jsonl").exists():
+            history = [json.loads(line) for line in (out / "stats.jsonl").read_text().splitlines()]
+            history = [h for h in history if h["kimg"] * 1000 <= trainer.nimg]  # steps after the checkpoint were redone
     start_nimg = trainer.nimg
-    history = previous.get("history", [])
     swd_history = previous.get("swd_history", [])
     snaps = Snapshots(trainer, dataset, out, args.swd_images, args.seed) if rank == 0 else None
     if rank == 0 and not swd_history:
@@ -168,6 +170,7 @@ def main(argv) -> int:
     snap_every = max(int(args.snap_kimg * 1000), 1)
     next_snap = (trainer.nimg // snap_every + 1) * snap_every
     t0 = time.perf_counter()
+    eval_seconds = 0.0  # snapshots (SWD, grids, checkpoints): in the time limit, not in images/s
     stats = {}
     with _progress(rank != 0 or args.no_progress) as progress:
         task = progress.add_task("train", total=max(target - start_nimg, 1), kimg="", losses="", speed="")
@@ -175,8 +178,8 @@ def main(argv) -> int:
             stats = trainer.step(_reals(next(loader), device))
             history.append({"kimg": trainer.nimg / 1000, **stats})
             elapsed = time.perf_counter() - t0
-            speed = (trainer.nimg - start_nimg) / elapsed
-            out_of_time = args.time_limit is not None and elapsed >= args.time_limit
+            speed = (trainer.nimg - start_nimg) / max(elapsed - eval_seconds, 1e-9)
+            out_of_time = args.time_limit is not None and elapsed >= args.time_limit  # wall clock, snapshots included
             progress.update(task, completed=trainer.nimg - start_nimg,
                             kimg=f"{trainer.nimg / 1000:.2f}/{args.kimg:g} kimg",
                             losses=f"G {stats['loss_G']:.3f} D {stats['loss_D']:.3f}", speed=f"{speed:.1f} img/s")
@@ -184,14 +187,16 @@ def main(argv) -> int:
                 log.info("%.2f kimg  G %.3f  D %.3f  %.1f img/s", trainer.nimg / 1000, stats["loss_G"], stats["loss_D"], speed)
             finished = trainer.nimg >= target or out_of_time
             if trainer.nimg >= next_snap or finished:
-                next_snap += snap_every
+                next_snap = (trainer.nimg // snap_every + 1) * snap_every
                 if rank == 0:
+                    t_eval = time.perf_counter()
                     swd_history.append({"kimg": trainer.nimg / 1000, **snaps.measure_swd()})
                     snaps.grid()
                     torch.save(trainer.state_dict(), ckpt_path)
+                    eval_seconds += time.perf_counter() - t_eval
             if out_of_time:
                 break
-    train_seconds = time.perf_counter() - t0
+    train_seconds = time.perf_counter() - t0 - eval_seconds
     if rank == 0:
         if trainer.nimg == start_nimg:  # nothing to train: still leave every picture
             snaps.grid()
@@ -206,10 +211,10 @@ def main(argv) -> int:
             "threads": torch.get_num_threads(),
             "data": {"path": str(dataset.path), "images": len(dataset), "skipped_unreadable": dataset.skipped},
             "start_kimg": start_nimg / 1000, "kimg": trainer.nimg / 1000, "steps": trainer.step_count,
-            "train_seconds_this_run": train_seconds,
+            "train_seconds_this_run": train_seconds, "eval_seconds_this_run": eval_seconds,
             "images_per_second": (trainer.nimg - start_nimg) / max(train_seconds, 1e-9),
             "swd_untrained": swd_history[0]["mean"], "swd_final": swd_history[-1]["mean"],
-            "swd_history": swd_history, "last_losses": stats, "history": history,
+            "swd_history": swd_history, "last_losses": stats,
             "files": sorted(str(p.relative_to(out)) for p in out.rglob("*.png")) + ["checkpoint.pt", "stats.jsonl"],
         }
         summary_path.write_text(json.dumps(summary, indent=1))

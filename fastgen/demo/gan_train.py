@@ -15,8 +15,8 @@ half-life ``ema_kimg`` with a ramp-up.
 More than one process (torchrun): every rank holds the full models, draws its own latents and
 its share of the batch; after each backward the gradients are all-reduced (averaged) by hand,
 as StyleGAN does, instead of wrapping the models in DistributedDataParallel, whose hooks do not
-support the double backward of R1 and path length. The path-length mean is averaged too, so the
-ranks' weights stay identical.
+support the double backward of R1 and path length. The path-length mean and the w average are
+averaged too, so the ranks' weights and buffers stay identical.
 """
 from __future__ import annotations
 
@@ -126,6 +126,9 @@ class Trainer:
     def g_main(self) -> float:
         self._train_only(self.G)
         img = self.G(self._z(self.batch_per_rank), update_w_avg=True, mixing_prob=self.cfg.mixing_prob)
+        if self.world > 1:  # the update is linear in the batch mean of w: averaging w_avg averages it over ranks
+            dist.all_reduce(self.G.mapping.w_avg)
+            self.G.mapping.w_avg /= self.world
         loss = F.softplus(-self.D(img)).mean()
         self._phase(self.G, self.G_opt, loss)
         return float(loss.detach())

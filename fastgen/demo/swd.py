@@ -76,7 +76,7 @@ def descriptors(images: torch.Tensor, patches_per_image: int = 128, seed: int = 
         raise ValueError(f"swd: images must be (N, 3, H, W) with H, W >= {MIN_RESOLUTION}, got {tuple(images.shape)}")
     gen = torch.Generator().manual_seed(seed)
     return [_normalise(_descriptors(level, patches_per_image, gen))
-            for level in laplacian_pyramid(images.detach().double())]
+            for level in laplacian_pyramid(images.detach().float())]
 
 
 def sliced_wasserstein(a: torch.Tensor, b: torch.Tensor, directions: int = 128, repeats: int = 4,

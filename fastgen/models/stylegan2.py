@@ -105,7 +105,7 @@ class SynthesisLayer(torch.nn.Module):
         self.bias = torch.nn.Parameter(torch.zeros(c_out))
         self.noise_strength = torch.nn.Parameter(torch.zeros([]))
         self.register_buffer("noise_const", torch.randn(resolution, resolution))
-        self.register_buffer("resample_filter", gan.setup_filter(RESAMPLE_FILTER))
+        self.register_buffer("resample_filter", gan.setup_filter(RESAMPLE_FILTER))  # .float() at use: filters stay float32 under .double()
         self.up, self.resolution, self.clamp, self.backend = up, resolution, clamp, backend
 
     def forward(self, x, w, noise_mode="random"):
@@ -118,7 +118,7 @@ class SynthesisLayer(torch.nn.Module):
         if noise is not None:
             noise = noise * self.noise_strength.to(x.dtype)
         return _modconv_block(x, self.weight.to(x.dtype), styles.to(x.dtype), self.bias, noise=noise,
-                              up=self.up, act="lrelu", clamp=self.clamp, resample_filter=self.resample_filter,
+                              up=self.up, act="lrelu", clamp=self.clamp, resample_filter=self.resample_filter.float(),
                               backend=self.backend)
 
 
@@ -152,11 +152,11 @@ class SynthesisBlock(torch.nn.Module):
             self.conv0 = SynthesisLayer(c_in, c_out, w_dim, resolution, up=2, clamp=clamp, backend=backend)
         self.conv1 = SynthesisLayer(c_out, c_out, w_dim, resolution, clamp=clamp, backend=backend)
         self.torgb = ToRGB(c_out, w_dim, clamp=clamp, backend=backend)
-        self.register_buffer("resample_filter", gan.setup_filter(RESAMPLE_FILTER))
+        self.register_buffer("resample_filter", gan.setup_filter(RESAMPLE_FILTER))  # .float() at use: filters stay float32 under .double()
         self.num_conv = 1 if c_in == 0 else 2
 
     def forward(self, x, img, ws, noise_mode="random"):
-        dtype = torch.float16 if self.use_fp16 and ws.is_cuda else torch.float32
+        dtype = torch.float16 if self.use_fp16 and ws.is_cuda else ws.dtype
         if self.conv0 is None:
             x = self.const.to(dtype).unsqueeze(0).repeat(ws.shape[0], 1, 1, 1)
             x = self.conv1(x, ws[:, 0], noise_mode)
@@ -164,8 +164,8 @@ class SynthesisBlock(torch.nn.Module):
             x = self.conv0(x.to(dtype), ws[:, 0], noise_mode)
             x = self.conv1(x, ws[:, 1], noise_mode)
         if img is not None:
-            img = gan.upsample2d(img, self.resample_filter, backend=self.backend)
-        y = self.torgb(x, ws[:, self.num_conv]).to(torch.float32)
+            img = gan.upsample2d(img, self.resample_filter.float(), backend=self.backend)
+        y = self.torgb(x, ws[:, self.num_conv]).to(ws.dtype)
         return x, (y if img is None else img + y)
 
 
@@ -241,13 +241,13 @@ class Conv(torch.nn.Module):
         super().__init__()
         self.weight = torch.nn.Parameter(torch.randn(c_out, c_in, kernel, kernel))
         self.bias = torch.nn.Parameter(torch.zeros(c_out)) if bias else None
-        self.register_buffer("resample_filter", gan.setup_filter(RESAMPLE_FILTER))
+        self.register_buffer("resample_filter", gan.setup_filter(RESAMPLE_FILTER))  # .float() at use: filters stay float32 under .double()
         self.weight_gain = 1 / math.sqrt(c_in * kernel * kernel)
         self.act, self.down, self.gain, self.padding, self.backend = act, down, gain, kernel // 2, backend
 
     def forward(self, x):
         w = (self.weight * self.weight_gain).to(x.dtype)
-        x = gan.conv2d_resample(x, w, self.resample_filter if self.down > 1 else None, down=self.down,
+        x = gan.conv2d_resample(x, w, self.resample_filter.float() if self.down > 1 else None, down=self.down,
                                 padding=self.padding, backend=self.backend)
         b = None if self.bias is None else self.bias.to(x.dtype)
         return gan.bias_act(x, b, act=self.act, gain=self.gain, backend=self.backend)
