@@ -1,6 +1,6 @@
 """End-to-end GAN benchmark: StyleGAN2 training iterations on fastgen's ops vs the reference backend.
 
-    python benchmarks/e2e_gan.py [--quick] [--device cpu|cuda] [--iters N] [--out benchmarks/results]
+    python benchmarks/e2e_gan.py [--quick] [--device cpu|cuda] [--cycles N] [--compile] [--out DIR]
 
 One timed window is a whole number of regularisation cycles (16 iterations: the path-length step
 runs on 4 of them and the R1 step on 1, as configured), so the lazy regularisers are counted at
@@ -45,6 +45,7 @@ def parse_args(argv):
     p.add_argument("--cycles", type=int, help="timed cycles of 16 iterations per backend (default 2 CPU, 10 CUDA)")
     p.add_argument("--backends", default=None, help="comma list (default: auto's pick on the device, and reference)")
     p.add_argument("--compile", action="store_true", help="also time the reference under torch.compile (CUDA)")
+    p.add_argument("--threads", type=int, help="torch CPU threads (default: the cores this process may use)")
     p.add_argument("--out", default=str(Path(__file__).resolve().parent / "results"))
     return p.parse_args(argv)
 
@@ -88,7 +89,7 @@ def main(argv=None) -> int:
     batch = args.batch or (16 if cpu else 64)
     cycles = args.cycles or (1 if args.quick else (2 if cpu else 10))
     if cpu:
-        torch.set_num_threads(min(torch.get_num_threads(), len(os.sched_getaffinity(0))))
+        torch.set_num_threads(args.threads or min(torch.get_num_threads(), len(os.sched_getaffinity(0))))
     backends = args.backends.split(",") if args.backends else ["auto", "reference"]
     data = write_shapes(default_cache_dir(32, 0, 2000), count=2000, resolution=32, seed=0)
     loader = image_loader(ImageDataset(data, resolution), batch, workers=0)
@@ -120,7 +121,8 @@ def main(argv=None) -> int:
             with torch.no_grad():
                 z = torch.randn(64, trainer.G.z_dim, generator=torch.Generator().manual_seed(0)).to(device)
                 gan_pictures.save_grid(trainer.G_ema(z, noise_mode="const"), 8, out / f"{slug}-e2e-gan-samples.png")
-    result = {**report.environment(device_name, None, None), "cpu_contention": busy, "records": records}
+    result = {**report.environment(device_name, None, None), "cpu_contention": busy,
+              "threads": torch.get_num_threads() if cpu else None, "records": records}
     path = out / f"{slug}-e2e-gan.json"
     path.write_text(json.dumps(result, indent=1))
     print(f"wrote {path}")

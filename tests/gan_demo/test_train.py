@@ -1,5 +1,6 @@
 """Training on every CPU-side backend: R1 and path-length second-order gradients equal the
 reference's, and a few full iterations (with both lazy regularisers) run and move the weights."""
+import pytest
 import torch
 
 from fastgen.demo.gan_train import Trainer, TrainConfig
@@ -8,9 +9,9 @@ from tests.conftest import assert_close_rel
 from tests.gan_demo.conftest import TINY
 
 
-def _models(backend, device):
+def _models(backend, device, resolution):
     torch.manual_seed(0)
-    G, D = make_models(16, backend=backend, **TINY)
+    G, D = make_models(resolution, backend=backend, **TINY)
     with torch.no_grad():
         for p in G.parameters():  # untrained noise strengths are 0: make every path active
             p.add_(0.05 * torch.randn_like(p))
@@ -25,11 +26,11 @@ def _grads(loss, module):
     return [torch.zeros_like(p) if g is None else g for p, g in zip(params, grads)]
 
 
-def _second_order_gradients(backend, device):
+def _second_order_gradients(backend, device, resolution):
     """d(R1)/d(D's weights) and d(path-length penalty)/d(G's weights), in float64."""
-    G, D = _models(backend, device)
+    G, D = _models(backend, device, resolution)
     gen = torch.Generator().manual_seed(1)
-    reals = torch.randn(4, 3, 16, 16, generator=gen, dtype=torch.float64).to(device).requires_grad_(True)
+    reals = torch.randn(4, 3, resolution, resolution, generator=gen, dtype=torch.float64).to(device).requires_grad_(True)
     (g_x,) = torch.autograd.grad(D(reals).sum(), reals, create_graph=True)
     r1 = g_x.square().sum(dim=[1, 2, 3]).mean()
     r1_grads = _grads(r1, D)
@@ -37,7 +38,7 @@ def _second_order_gradients(backend, device):
     z = torch.randn(2, G.z_dim, generator=gen, dtype=torch.float64).to(device)
     ws = G.mapping(z)
     img = G.synthesis(ws, noise_mode="const")
-    y = torch.randn(img.shape, generator=gen, dtype=torch.float64).to(device) / 16
+    y = torch.randn(img.shape, generator=gen, dtype=torch.float64).to(device) / resolution
     (g_w,) = torch.autograd.grad((img * y).sum(), ws, create_graph=True)
     lengths = g_w.square().sum(dim=2).mean(dim=1).sqrt()
     pl = (lengths - 0.1).square().mean()
@@ -46,9 +47,11 @@ def _second_order_gradients(backend, device):
 
 
 def test_r1_and_path_length_gradients_match_the_reference(backend, device):
-    r1, r1_grads, pl, pl_grads = _second_order_gradients(backend, device)
-    r1_ref, r1_grads_ref, pl_ref, pl_grads_ref = _second_order_gradients("reference", torch.device("cpu"))
-    assert float(r1_ref) > 0 and float(pl_ref) > 0
+    # 8x8 (two synthesis blocks, one D block) under the interpreter, whose cost is per kernel launch
+    resolution = 8 if backend == "triton" and device.type == "cpu" else 16
+    r1, r1_grads, pl, pl_grads = _second_order_gradients(backend, device, resolution)
+    r1_ref, r1_grads_ref, pl_ref, pl_grads_ref = _second_order_gradients("reference", torch.device("cpu"), resolution)
+    assert float(r1_ref.detach()) > 0 and float(pl_ref.detach()) > 0
     assert_close_rel(r1, r1_ref, torch.float64, "R1", factor=100)
     assert_close_rel(pl, pl_ref, torch.float64, "path length", factor=100)
     for i, (a, e) in enumerate(zip(r1_grads, r1_grads_ref)):
@@ -59,6 +62,9 @@ def test_r1_and_path_length_gradients_match_the_reference(backend, device):
 
 
 def test_a_few_iterations_with_both_regularisers(backend, device):
+    if backend == "triton" and device.type == "cpu":
+        pytest.skip("the Triton interpreter takes minutes per training step; the second-order gradient "
+                    "test above runs every op of the model on it")
     cfg = TrainConfig(resolution=16, batch=4, backend=backend, r1_interval=2, pl_interval=2, sizes=TINY)
     trainer = Trainer(cfg, device)
     before = [p.detach().clone() for p in (*trainer.G.parameters(), *trainer.D.parameters())]
