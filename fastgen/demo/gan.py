@@ -181,7 +181,7 @@ def main(argv) -> int:
             speed = (trainer.nimg - start_nimg) / max(elapsed - eval_seconds, 1e-9)
             out_of_time = args.time_limit is not None and elapsed >= args.time_limit  # wall clock, snapshots included
             progress.update(task, completed=trainer.nimg - start_nimg,
-                            kimg=f"{trainer.nimg / 1000:.2f}/{args.kimg:g} kimg",
+                            kimg=f"{trainer.nimg / 1000:.3f}/{args.kimg:g} kimg",
                             losses=f"G {stats['loss_G']:.3f} D {stats['loss_D']:.3f}", speed=f"{speed:.1f} img/s")
             if args.no_progress and rank == 0 and trainer.step_count % 50 == 0:
                 log.info("%.2f kimg  G %.3f  D %.3f  %.1f img/s", trainer.nimg / 1000, stats["loss_G"], stats["loss_D"], speed)
