@@ -12,7 +12,7 @@
 
 Every weight is stored N(0, 1) and scaled at run time by 1/sqrt(fan_in) (equalised learning
 rate). Every op goes through ``fastgen.gan`` with the model's ``backend`` (``"auto"`` by default;
-``"reference"`` for the plain-PyTorch baseline). The synthesis layer is :func:`_modconv_block`.
+``"reference"`` for the plain-PyTorch baseline). The synthesis layer is :func:`fastgen.gan.modconv_block`.
 """
 from __future__ import annotations
 
@@ -24,38 +24,6 @@ import torch
 from fastgen import gan
 
 RESAMPLE_FILTER = [1, 3, 3, 1]
-
-
-def _modconv_block(x, weight, styles, bias, noise=None, up=1, act="lrelu", gain=1, clamp=None,
-                   resample_filter=None, demodulate=True, backend="auto"):
-    """One StyleGAN2 synthesis layer, with the signature and meaning of ``fastgen.gan.modconv_block``
-    (the fused op that replaces this composition of GAN ops I when it lands).
-
-    y = clamp(act(conv_up(x, w_n) + noise + bias) * g_act * gain, +-clamp), with per-sample
-    weights w_n = weight * styles_n (over input channels), divided by their norm per output
-    channel when ``demodulate``; conv_up is :func:`fastgen.gan.conv2d_resample` with ``up``,
-    ``resample_filter``, padding kernel // 2 and flip_weight = (up == 1) as StyleGAN2's layers;
-    g_act is the activation's default gain.
-
-    The per-sample weights are applied as StyleGAN2 trains ("fused_modconv=False"): x scaled by
-    the styles, one convolution with the shared weight, the output scaled by the demodulation
-    coefficients, which equals the convolution with w_n. The grouped convolution over the batch
-    ("fused") computes the same but its weight gradient runs a slow per-group loop on CPU.
-
-    Shapes: x (N, C_in, H, W), weight (C_out, C_in, k, k), styles (N, C_in), bias (C_out,) or
-    None, noise broadcastable to (N, C_out, H * up, W * up) or None.
-    """
-    n, c_in = x.shape[:2]
-    c_out, _, kh, _ = weight.shape
-    y = gan.conv2d_resample(x * styles.reshape(n, c_in, 1, 1), weight, resample_filter, up=up,
-                            padding=kh // 2, flip_weight=up == 1, backend=backend)
-    if demodulate:
-        wn = weight.unsqueeze(0) * styles.reshape(n, 1, c_in, 1, 1)
-        y = y * torch.rsqrt(wn.square().sum(dim=[2, 3, 4]) + 1e-8).reshape(n, c_out, 1, 1)
-    if noise is not None:
-        y = y + noise
-    return gan.bias_act(y, None if bias is None else bias.to(y.dtype), act=act,
-                        gain=gan.ACTIVATIONS[act].gain * gain, clamp=clamp, backend=backend)
 
 
 class FullyConnected(torch.nn.Module):
@@ -96,7 +64,7 @@ class MappingNetwork(torch.nn.Module):
 
 
 class SynthesisLayer(torch.nn.Module):
-    """Affine style + modulated conv (+ up) + scaled noise + bias + lrelu, via :func:`_modconv_block`."""
+    """Affine style + modulated conv (+ up) + scaled noise + bias + lrelu, via :func:`fastgen.gan.modconv_block`."""
 
     def __init__(self, c_in, c_out, w_dim, resolution, up=1, clamp=None, backend="auto"):
         super().__init__()
@@ -117,7 +85,7 @@ class SynthesisLayer(torch.nn.Module):
             noise = self.noise_const.to(x.dtype)
         if noise is not None:
             noise = noise * self.noise_strength.to(x.dtype)
-        return _modconv_block(x, self.weight.to(x.dtype), styles.to(x.dtype), self.bias, noise=noise,
+        return gan.modconv_block(x, self.weight.to(x.dtype), styles.to(x.dtype), self.bias, noise=noise,
                               up=self.up, act="lrelu", clamp=self.clamp, resample_filter=self.resample_filter.float(),
                               backend=self.backend)
 
@@ -134,7 +102,7 @@ class ToRGB(torch.nn.Module):
 
     def forward(self, x, w):
         styles = self.affine(w) * self.weight_gain
-        return _modconv_block(x, self.weight.to(x.dtype), styles.to(x.dtype), self.bias, act="linear",
+        return gan.modconv_block(x, self.weight.to(x.dtype), styles.to(x.dtype), self.bias, act="linear",
                               clamp=self.clamp, demodulate=False, backend=self.backend)
 
 

@@ -4,10 +4,6 @@ import pytest
 import torch
 
 import fastgen.gan  # noqa: F401  (registers the ops)
-from tests.conftest import allow_cpu_launcher
-
-_allow_cpu_launcher = allow_cpu_launcher("bias_act", "upfirdn2d")
-
 # A model small enough for many steps per second on one CPU core (16x16, 4-8 channels).
 TINY = {"z_dim": 8, "w_dim": 8, "channel_base": 64, "channel_max": 8}
 

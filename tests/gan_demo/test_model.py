@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from fastgen import gan
-from fastgen.models.stylegan2 import Generator, _modconv_block, make_models, minibatch_stddev
+from fastgen.models.stylegan2 import Generator, make_models, minibatch_stddev
 from tests.conftest import assert_close_rel
 from tests.gan_demo.conftest import TINY
 
@@ -22,8 +22,8 @@ def test_modconv_block_is_the_per_sample_modulated_convolution(up, demodulate, g
     bias = torch.randn(c_out, generator=gen, dtype=torch.float64)
     noise = torch.randn(n, 1, h * up, h * up, generator=gen, dtype=torch.float64)
     f = gan.setup_filter([1, 3, 3, 1])
-    out = _modconv_block(x, weight, styles, bias, noise=noise, up=up, gain=0.5, clamp=3.0,
-                         resample_filter=f, demodulate=demodulate)
+    out = gan.modconv_block(x, weight, styles, bias, noise=noise, up=up, gain=0.5, clamp=3.0,
+                            resample_filter=f, demodulate=demodulate)
     expected = []
     for i in range(n):
         w = weight * styles[i].reshape(1, c_in, 1, 1)

@@ -65,9 +65,11 @@ def modulated_conv2d(x, weight, styles, noise, up, down, padding, resample_filte
 
 
 def modconv_block(x, weight, styles, bias, noise, up, act, gain, clamp, resample_filter, demodulate,
-                  fused_modconv=True):
+                  fused_modconv=False):
     """One StyleGAN2 synthesis layer: modulated_conv2d (padding kernel // 2, flip_weight = up == 1
-    as StyleGAN2's layers do), then bias_act(bias, act, def_gain * gain, clamp)."""
+    as StyleGAN2's layers do), then bias_act(bias, act, def_gain * gain, clamp). Non-fused by
+    default, as StyleGAN2 trains: the same result, and on CPU the grouped convolution's weight
+    gradient runs one convolution per group."""
     kh, kw = weight.shape[2:]
     y = modulated_conv2d(x, weight, styles, noise, up, 1, [kw // 2, kh // 2], resample_filter, demodulate,
                          up == 1, fused_modconv, None)
