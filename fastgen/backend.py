@@ -75,17 +75,17 @@ def backend_status(name: str, device_type: str) -> tuple:
         if device_type != "cpu":
             return False, f"the cpu backend runs on CPU tensors only, these are on {device_type}"
         reason = _ext.ext_reason()
-        return (False, reason + "; reinstall fastgen with a C++ compiler") if reason else (True, "C++/OpenMP")
+        return (False, reason) if reason else (True, "C++/OpenMP")
     if name == "cuda":
         if device_type != "cuda":
             return False, f"the cuda backend runs on CUDA tensors only, these are on {device_type}"
         reason = _ext.ext_reason()
         if reason:
-            return False, reason + "; reinstall fastgen with nvcc on PATH"
+            return False, reason
         build = _ext.build_info()
         if not build.get("cuda", False):
             why = build.get("cuda_missing_reason") or "FASTGEN_BUILD_CUDA=0 or no nvcc at build time"
-            return False, f"fastgen._C was built without CUDA ({why}); reinstall with nvcc on PATH"
+            return False, f"fastgen._C was built without CUDA ({why}); {_ext.CUDA_HINT}"
         if not torch.cuda.is_available():
             return False, "torch sees no CUDA device"
         return True, "CUDA kernels"
