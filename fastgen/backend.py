@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import importlib
 import os
+import warnings
 from dataclasses import dataclass
 
 import torch
@@ -154,6 +155,9 @@ def info(file=None) -> str:
     import fastgen.gan  # noqa: F401  (importing the namespaces registers every op)
     import fastgen.nerf  # noqa: F401
 
+    with warnings.catch_warnings():  # the table below states the same reason
+        warnings.simplefilter("ignore", RuntimeWarning)
+        _ext.ext_reason()
     triton_device = "cpu" if _triton_interpreted() else "cuda"
     device_of = {"reference": "cpu", "cpu": "cpu", "cuda": "cuda", "triton": triton_device}
     status = {b: backend_status(b, device_of[b]) for b in BACKENDS}

@@ -15,6 +15,7 @@ from __future__ import annotations
 import glob
 import os
 import sys
+import sysconfig
 from shutil import which
 
 from pybind11.setup_helpers import ParallelCompile, Pybind11Extension, has_flag
@@ -40,8 +41,10 @@ class ExtensionSkipped(Exception):
         self.reason, self.fix = reason, fix
 
 
-def extension(csrc_dir: str) -> Pybind11Extension:
-    """``fastgen._C`` from the sources under ``csrc_dir`` (relative in setup.py, for the sdist)."""
+def extension(csrc_dir: str, build_base: str) -> Pybind11Extension:
+    """``fastgen._C`` from the sources under ``csrc_dir`` (relative in setup.py, for the sdist),
+    its objects kept under ``build_base``: a fixed place, not setuptools' build_temp, which
+    editable installs make afresh each time (and incremental builds need the old objects)."""
     def find(suffix: str) -> list[str]:
         return sorted(glob.glob(os.path.join(csrc_dir, "**", "*" + suffix), recursive=True))
 
@@ -51,6 +54,8 @@ def extension(csrc_dir: str) -> Pybind11Extension:
         depends=find(".h") + find(".cuh") + find(".cu"), cxx_std=17)
     ext.cuda_sources = find(".cu")
     ext.csrc_dir = csrc_dir
+    ext.objects_dir = os.path.abspath(os.path.join(
+        build_base, f"fastgen-objects-{sysconfig.get_platform()}-{sys.implementation.cache_tag}"))
     return ext
 
 
@@ -123,7 +128,7 @@ class BuildExt(build_ext):
             with ParallelCompile("FASTGEN_BUILD_JOBS"):
                 build_ext.build_extension(self, ext)
             return
-        build_dir = os.path.abspath(os.path.join(self.build_temp, "fastgen"))
+        build_dir = ext.objects_dir
         objects = self._add_cuda(ext, build_dir)
         cxx_jobs = [self._cxx_job(ext, src, build_dir) for src in ext.sources]
         try:

@@ -1,7 +1,7 @@
 """``fastgen build``: (re)build fastgen._C in place, where this fastgen is imported from.
 
 In a source checkout (setup.py and csrc/ next to the package) it builds from csrc/ into the
-package, sharing setup.py's build directory and so its up-to-date objects. In an installed
+package, sharing setup.py's object directory (build/) and so its up-to-date objects. In an installed
 package it builds from the copy of csrc/ that the wheel ships as fastgen/_csrc/, with objects
 kept in ~/.cache/fastgen so that a second run (another FASTGEN_CUDA_ARCHS, say) is incremental.
 """
@@ -11,15 +11,16 @@ import hashlib
 import importlib.util
 import os
 import sys
+import tempfile
 
 PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def source_layout() -> tuple:
-    """(csrc directory, directory to build in): raises FileNotFoundError when there are no sources."""
+    """(csrc directory, directory for the objects): raises FileNotFoundError when there are no sources."""
     root = os.path.dirname(PACKAGE_DIR)
     if os.path.isfile(os.path.join(root, "setup.py")) and os.path.isdir(os.path.join(root, "csrc")):
-        return os.path.join(root, "csrc"), root
+        return os.path.join(root, "csrc"), os.path.join(root, "build")
     shipped = os.path.join(PACKAGE_DIR, "_csrc")
     if not os.path.isdir(shipped):
         raise FileNotFoundError(f"no C++ sources: neither {root}/csrc nor {shipped} exists; "
@@ -58,12 +59,12 @@ def build(cuda_archs: str | None = None, cpu_only: bool = False, jobs: int | Non
 
     from .extension import BuildExt, extension
 
-    os.makedirs(build_dir, exist_ok=True)
     cwd = os.getcwd()
-    os.chdir(build_dir)  # setuptools' build/ directories are relative to the working directory
+    scratch = tempfile.TemporaryDirectory(prefix="fastgen-build-")
+    os.chdir(scratch.name)  # setuptools' own build/ (the link, then a copy in place) goes here
     try:
         dist = Distribution({"name": "fastgen", "package_dir": {"fastgen": PACKAGE_DIR},
-                             "ext_modules": [extension(csrc)], "cmdclass": {"build_ext": BuildExt}})
+                             "ext_modules": [extension(csrc, build_dir)], "cmdclass": {"build_ext": BuildExt}})
         dist.get_command_obj("build_ext").inplace = 1
         dist.run_command("build_ext")
     except Exception as exc:  # setuptools' and our own build errors all say what failed
@@ -71,5 +72,6 @@ def build(cuda_archs: str | None = None, cpu_only: bool = False, jobs: int | Non
         return 1
     finally:
         os.chdir(cwd)
+        scratch.cleanup()
     print(f"fastgen build: fastgen._C is up to date in {PACKAGE_DIR}", file=sys.stderr)
     return 0
