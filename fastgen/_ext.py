@@ -22,8 +22,12 @@ class ExtensionUnavailable(RuntimeError):
     """Raised when the compiled extension is needed but could not be loaded."""
 
 
-def _missing_reason(exc: Exception) -> str:
-    recorded = status.read(os.path.dirname(os.path.abspath(__file__)))
+PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def missing_reason(exc: Exception, package_dir: str = PACKAGE_DIR) -> str:
+    """Why ``import fastgen._C`` raised ``exc``, and how to get the extension."""
+    recorded = status.read(package_dir)
     if recorded is not None and not recorded["built"]:
         return f"fastgen._C was not built: {recorded['reason']}; {recorded['fix']}"
     if isinstance(exc, ModuleNotFoundError) and exc.name == "fastgen._C":
@@ -36,7 +40,7 @@ def _load():
     try:
         from fastgen import _C  # noqa: F401  (built by setup.py or `fastgen build`)
     except Exception as exc:  # ImportError, or an OSError from a missing shared library
-        reason = _missing_reason(exc)
+        reason = missing_reason(exc)
         # Once per process: pip hides the build's own warning unless run with -v.
         warnings.warn(reason + ". Ops on CPU tensors run on the reference backend.",
                       RuntimeWarning, stacklevel=3)
