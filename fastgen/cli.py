@@ -1,5 +1,6 @@
-"""Command line: ``fastgen info`` (backend availability), ``fastgen bench`` (the benchmark suite) and
-``fastgen demo nerf|gan`` (the training demos)."""
+"""Command line: ``fastgen info`` (backend availability), ``fastgen bench`` (the benchmark suite),
+``fastgen demo nerf|gan`` (the training demos) and ``fastgen build`` (rebuild the C++/CUDA
+extension in place)."""
 from __future__ import annotations
 
 import argparse
@@ -17,7 +18,17 @@ def main(argv=None) -> int:
     demo = sub.add_parser("demo", help="run a training demo: fastgen demo nerf|gan [options] (--help after the name)",
                           add_help=False)
     demo.add_argument("args", nargs=argparse.REMAINDER)
+    build = sub.add_parser("build", help="(re)build the C++/CUDA extension fastgen._C in place "
+                           "(after installing a compiler, or for your GPU's architecture)")
+    build.add_argument("--cuda-archs", metavar="ARCHS",
+                       help='compute capabilities, e.g. "86" or "80;90" (sets FASTGEN_CUDA_ARCHS)')
+    build.add_argument("--cpu-only", action="store_true", help="skip the CUDA kernels (FASTGEN_BUILD_CUDA=0)")
+    build.add_argument("-j", "--jobs", type=int, help="parallel compile jobs (default: all cores)")
     ns = parser.parse_args(argv)
+    if ns.command == "build":
+        from fastgen._build.inplace import build as build_extension
+
+        return build_extension(ns.cuda_archs, ns.cpu_only, ns.jobs)
     if ns.command == "demo":
         from fastgen.demo import main as demo_main
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from fastgen._ext import get_ext
+from fastgen._ext import CUDA_HINT, get_ext
 
 
 def dtype_code(dtype: torch.dtype) -> int:
@@ -27,7 +27,7 @@ def launch(name: str, device: torch.device, *args) -> None:
         if launcher is None:
             raise RuntimeError(f"fastgen._C was built without CUDA "
                                f"({ext.build_info()['cuda_missing_reason']}): the cuda backend "
-                               "is unavailable; reinstall with nvcc on PATH")
+                               f"is unavailable; {CUDA_HINT}")
         launcher(*args, device.index, torch.cuda.current_stream(device).cuda_stream)
     else:
         getattr(ext, name + "_cpu")(*args, torch.get_num_threads())
