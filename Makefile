@@ -4,7 +4,8 @@
 #                smoke test; without a GPU the Triton kernels run under the interpreter, and every
 #                launch configuration they used is then compiled with Triton's real compiler for
 #                sm_80 and sm_90 (scripts/compile_triton.py)
-#   make kernel-report   the same compile, writing benchmarks/results/kernels-sm90.md
+#   make kernel-report   the same compile, writing benchmarks/results/kernels-sm90.md, and the CUDA
+#                kernels' resources (cuobjdump of the built extension) to kernels-cuda-sm90.md
 #   make test-sanitize   the cpu backend's tests against a C++ build with AddressSanitizer and
 #                UndefinedBehaviorSanitizer (libasan preloaded; leak checks off: CPython and torch
 #                keep memory until exit by design); a canary first proves a report fails the run
@@ -39,11 +40,13 @@ test: $(STAMP)
 	rm -rf $(LAUNCHES); \
 	TRITON_INTERPRET=$$interp FASTGEN_TRITON_LAUNCHES=$(CURDIR)/$(LAUNCHES) \
 	  $(PY) -m pytest tests benchmarks --benchmark-disable $(XDIST) $(PYTEST_ARGS) && \
-	if [ "$$interp" = 1 ]; then $(PY) scripts/compile_triton.py $(LAUNCHES); fi
+	if [ "$$interp" = 1 ]; then $(PY) scripts/compile_triton.py $(LAUNCHES); fi && \
+	$(PY) scripts/cuda_resources.py
 
 kernel-report: $(STAMP)
 	@test -d $(LAUNCHES) || { echo "run make test first: it records the launches in $(LAUNCHES)"; exit 1; }
 	$(PY) scripts/compile_triton.py $(LAUNCHES) --report benchmarks/results/kernels-sm90.md
+	$(PY) scripts/cuda_resources.py --report benchmarks/results/kernels-cuda-sm90.md
 
 test-sanitize: $(STAMP)
 	FASTGEN_SANITIZE=address,undefined FASTGEN_BUILD_CUDA=0 $(PY) setup.py -q build_ext \
