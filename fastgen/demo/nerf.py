@@ -40,7 +40,7 @@ def parse_args(argv):
     p.add_argument("--backend", default="auto", help="backend of every fastgen op: auto, reference, cpu, cuda, triton")
     p.add_argument("--out", default="nerf-out", help="output folder (checkpoint, pictures, summary)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--rays", type=int, default=None, help="rays per step at the start (default 1024 CPU, 4096 GPU)")
+    p.add_argument("--rays", type=int, default=None, help="rays per step at the start (default 2048 CPU, 4096 GPU)")
     p.add_argument("--target-samples", type=int, default=None,
                    help="samples per step the ray count adapts to (default 2^15 CPU, 2^18 GPU)")
     p.add_argument("--max-rays", type=int, default=None, help="most rays per step (default 8 x --rays)")
@@ -58,6 +58,8 @@ def parse_args(argv):
     p.add_argument("--cache", default=os.path.join(os.path.expanduser("~"), ".cache", "fastgen"),
                    help="where the procedural scene is generated")
     p.add_argument("--no-resume", action="store_true", help="ignore a checkpoint in --out")
+    p.add_argument("--threads", type=int, default=None,
+                   help="CPU threads of torch and fastgen's kernels (default torch's; 1 is faster on a busy CPU)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     args = p.parse_args(argv)
     for name in ("steps", "resolution", "levels"):
@@ -86,7 +88,7 @@ def _device(world: int) -> torch.device:
 
 def _defaults(args, device):
     gpu = device.type == "cuda"
-    args.rays = args.rays or (4096 if gpu else 1024)
+    args.rays = args.rays or (4096 if gpu else 2048)
     args.max_rays = args.max_rays or 8 * args.rays
     args.target_samples = args.target_samples or (1 << 18 if gpu else 1 << 15)
     args.grid_resolution = args.grid_resolution or (128 if gpu else 64)
@@ -239,7 +241,15 @@ def finish(args, model, run, test, out, device, world, backend):
 
 
 def main(argv) -> int:
+    """Run the demo (see ``--help``); 0 on success, 2 for a bad dataset, 130 after Ctrl-C."""
+    return run(argv)[0]
+
+
+def run(argv):
+    """:func:`main`, also returning the trained model (None when no training happened)."""
     args = parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     world = int(os.environ.get("WORLD_SIZE", "1"))
     device = _device(world)
     if world > 1 and not dist.is_initialized():
@@ -254,7 +264,7 @@ def main(argv) -> int:
         data, test, root = _load_data(args, device, rank)
     except DatasetError as exc:
         print(f"error: {exc}")
-        return 2
+        return 2, None
     torch.manual_seed(args.seed)  # identical initial weights on every rank
     model = NGPModel(data.aabb, grid_resolution=args.grid_resolution, render_steps=args.render_steps,
                      backend=args.backend, n_levels=args.levels, log2_hashmap_size=args.log2_hashmap_size,
@@ -283,7 +293,7 @@ def main(argv) -> int:
     try:
         train(args, model, optimizer, scheduler, run, data, test, generators, ddp_field, rank, world, out)
     except KeyboardInterrupt:
-        return 130
+        return 130, model
     if rank == 0:
         summary = finish(args, model, run, test, out, device, world, _resolved_backend(args.backend, device))
         if not args.quiet:
@@ -291,7 +301,7 @@ def main(argv) -> int:
     if world > 1:
         dist.barrier()
         dist.destroy_process_group()
-    return 0
+    return 0, model
 
 
 def _resolved_backend(backend: str, device) -> str:

@@ -187,7 +187,9 @@ def make_optimizer(model: NGPModel, lr=1e-2, betas=(0.9, 0.99), eps=1e-15, hash_
 
 
 def make_scheduler(optimizer, total_steps: int, warmup_steps: int = 100):
-    """nerfacc's Instant-NGP schedule: linear warm-up, then x0.33 at 50%, 75% and 90% of the steps."""
+    """nerfacc's Instant-NGP schedule: linear warm-up over ``warmup_steps`` (at most a tenth of the
+    run, so that short runs are not all warm-up), then x0.33 at 50%, 75% and 90% of the steps."""
+    warmup_steps = max(1, min(warmup_steps, total_steps // 10))
     warmup = torch.optim.lr_scheduler.LinearLR(optimizer, start_factor=0.01, total_iters=warmup_steps)
     decay = torch.optim.lr_scheduler.MultiStepLR(
         optimizer, milestones=[total_steps // 2, total_steps * 3 // 4, total_steps * 9 // 10], gamma=0.33)
