@@ -17,8 +17,12 @@ import math
 
 import torch
 from torch import nn
+from torch.profiler import record_function
 
 import fastgen.nerf as fnerf
+
+# record_function scopes (free unless a profiler runs): benchmarks/e2e_nerf.py --profile splits a
+# training step by them
 
 
 class _TruncExp(torch.autograd.Function):
@@ -99,8 +103,11 @@ class NGPField(nn.Module):
         lo, hi = self.aabb[:3], self.aabb[3:]
         u = (x - lo) / (hi - lo)
         inside = ((u > 0) & (u < 1)).all(-1)
-        h = self.density_mlp(self.encoding(u, backend=self.backend))
-        sigma = trunc_exp(h[:, 0] - 1) * inside
+        with record_function("encoding"):
+            features = self.encoding(u, backend=self.backend)
+        with record_function("mlp"):
+            h = self.density_mlp(features)
+            sigma = trunc_exp(h[:, 0] - 1) * inside
         return sigma, h[:, 1:]
 
     def density(self, x: torch.Tensor) -> torch.Tensor:
@@ -110,7 +117,8 @@ class NGPField(nn.Module):
     def forward(self, x: torch.Tensor, d: torch.Tensor):
         """``(rgb (n, 3), sigma (n,))`` at points ``x (n, 3)`` seen along unit directions ``d (n, 3)``."""
         sigma, geo = self._features(x)
-        rgb = torch.sigmoid(self.color_mlp(torch.cat([geo, spherical_harmonics(d)], -1)))
+        with record_function("mlp"):
+            rgb = torch.sigmoid(self.color_mlp(torch.cat([geo, spherical_harmonics(d)], -1)))
         return rgb, sigma
 
 
@@ -136,9 +144,10 @@ class NGPModel(nn.Module):
         """Instant-NGP's occupancy schedule: every 16 steps; every cell during the first 256.
 
         ``generator`` draws the cells and their jitter: seed it alike on every rank."""
-        self.estimator.update_every_n_steps(
-            step, occ_eval_fn=lambda x: self.field.density(x) * self.render_step_size, occ_thre=1e-2,
-            warmup_steps=256, n=16, generator=generator, backend=self.backend)
+        with record_function("grid_update"):
+            self.estimator.update_every_n_steps(
+                step, occ_eval_fn=lambda x: self.field.density(x) * self.render_step_size, occ_thre=1e-2,
+                warmup_steps=256, n=16, generator=generator, backend=self.backend)
 
     def render(self, rays_o, rays_d, background, field: nn.Module | None = None, stratified=False,
                alpha_thre=0.0, early_stop_eps=1e-4):
@@ -155,13 +164,16 @@ class NGPModel(nn.Module):
             x = rays_o[ray_indices] + rays_d[ray_indices] * ((t_starts + t_ends) / 2)[:, None]
             return bare.density(x)
 
-        ray_indices, t_starts, t_ends = self.estimator.sampling(
-            rays_o, rays_d, sigma_fn=sigma_fn, render_step_size=self.render_step_size, stratified=stratified,
-            alpha_thre=alpha_thre, early_stop_eps=early_stop_eps, backend=self.backend)
+        with record_function("marching"):
+            ray_indices, t_starts, t_ends = self.estimator.sampling(
+                rays_o, rays_d, sigma_fn=sigma_fn, render_step_size=self.render_step_size, stratified=stratified,
+                alpha_thre=alpha_thre, early_stop_eps=early_stop_eps, backend=self.backend)
         x = rays_o[ray_indices] + rays_d[ray_indices] * ((t_starts + t_ends) / 2)[:, None]
         rgbs, sigmas = field(x, rays_d[ray_indices])
-        rgb, opacity, _ = fnerf.composite(t_starts, t_ends, sigmas, rgbs, ray_indices=ray_indices,
-                                          n_rays=rays_o.shape[0], render_bkgd=background, backend=self.backend)
+        with record_function("compositing"):
+            rgb, opacity, _ = fnerf.composite(t_starts, t_ends, sigmas, rgbs, ray_indices=ray_indices,
+                                              n_rays=rays_o.shape[0], render_bkgd=background,
+                                              backend=self.backend)
         return rgb, opacity, t_starts.shape[0]
 
     @torch.no_grad()

@@ -17,16 +17,20 @@ def run(out, cache, *extra):
     return json.loads((out / "summary.json").read_text())
 
 
-@pytest.mark.parametrize("backend", ["reference", "cpu"])
-def test_training_raises_test_psnr(backend, cache, tmp_path):
+# (backend, steps, dB gained at least): untrained ~11 dB (a grey fog); 100 steps of 1024 rays reach
+# ~17 dB on this 16x16 scene, 60 steps ~14.5 dB. The reference backend (brute-force marching) is ~4x
+# slower per step, so it trains for fewer. Triton is not run: under the interpreter even this tiny
+# run would take minutes (its kernels are tested op by op in tests/<family>).
+@pytest.mark.parametrize("backend,steps,gain", [("reference", 60, 3.0), ("cpu", 100, 5.0)])
+def test_training_raises_test_psnr(backend, steps, gain, cache, tmp_path):
     ok, reason = backend_status(backend, "cpu")
     if not ok:
         pytest.skip(reason)
-    untrained = run(tmp_path / "untrained", cache, "--backend", backend, "--steps", "1", "--eval-every", "0")
-    trained = run(tmp_path / "trained", cache, "--backend", backend, "--steps", "100", "--eval-every", "0")
-    assert trained["backend"] == backend and trained["steps"] == 100
-    # untrained ~11 dB (a grey fog); 100 steps of 1024 rays reach ~17 dB on this 16x16 scene
-    assert trained["psnr"] > untrained["psnr"] + 5, (untrained["psnr"], trained["psnr"])
+    args = ("--backend", backend, "--eval-every", "0", "--test-views", "4")
+    untrained = run(tmp_path / "untrained", cache, *args, "--steps", "1")
+    trained = run(tmp_path / "trained", cache, *args, "--steps", str(steps))
+    assert trained["backend"] == backend and trained["steps"] == steps
+    assert trained["psnr"] > untrained["psnr"] + gain, (untrained["psnr"], trained["psnr"])
     assert trained["ssim"] > untrained["ssim"]
 
 
