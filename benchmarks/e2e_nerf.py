@@ -123,7 +123,8 @@ def profile_step(model, resolution, seed, cache):
     backend = nerf._resolved_backend(model.backend, data.images.device)
     lines = [f"One training step, {resolution}x{resolution} procedural scene, 2048 rays (~{n} samples), "
              f"backend {backend}, {torch.get_num_threads()} threads; the occupancy update (every 16th "
-             "step) is averaged in. `encoding` and `mlp` include the no-grad density pass of the marcher's visibility test.", "",
+             "step) is averaged in. `encoding` and `mlp` include the no-grad density pass of the marcher's "
+             "visibility test.", "",
              "| part | ms | share |", "| --- | ---: | ---: |"]
     for name, sec in sorted(rows, key=lambda r: -r[1]):
         lines.append(f"| {name} | {sec * 1e3:.1f} | {100 * sec / wall:.0f}% |")
@@ -155,19 +156,21 @@ def main(argv=None) -> int:
     summaries, models = {}, {}
     for backend in ("auto", "reference"):
         t0 = time.perf_counter()
-        summaries[backend], models[backend] = _train(backend, resolution, steps, args.seed, args.cache, runs / backend, args.threads)
+        summaries[backend], models[backend] = _train(backend, resolution, steps, args.seed, args.cache,
+                                                     runs / backend, args.threads)
         s = summaries[backend]
         print(f"{s['backend']:>10}: {s['ms_per_step']:.1f} ms/step, {s['rays_per_s'] / 1e3:.1f}k rays/s, "
               f"test PSNR {s['psnr']:.2f} dB, SSIM {s['ssim']:.3f} ({time.perf_counter() - t0:.0f} s in all)")
     fast, ref = summaries["auto"], summaries["reference"]
-    print(f"speedup of a training step: {ref['ms_per_step'] / fast['ms_per_step']:.2f}x ({fast['backend']} vs reference)")
+    speedup = ref["ms_per_step"] / fast["ms_per_step"]
+    print(f"speedup of a training step: {speedup:.2f}x ({fast['backend']} vs reference)")
     env = environment(name, None, None)
     env["cpu_contention"] = warning
     env["records"] = [_record(s, resolution, steps) for s in summaries.values()]
     (results / f"{slug}-e2e-nerf.json").write_text(json.dumps(env, indent=1))
     label = {"reference": "every op on its PyTorch reference"}
-    curves = {label.get(s["backend"], f"fastgen kernels ({s['backend']})"): [(h["time_s"], h["psnr"]) for h in s["history"]]
-              for s in summaries.values()}
+    curves = {label.get(s["backend"], f"fastgen kernels ({s['backend']})"):
+              [(h["time_s"], h["psnr"]) for h in s["history"]] for s in summaries.values()}
     pictures.plot_psnr(results / f"{slug}-e2e-nerf-psnr.png", curves, nerf.MILESTONES,
                        title=f"procedural scene {resolution}x{resolution}, {name}")
     views = sorted((runs / "auto" / "test_views").glob("*.png"))[:4]

@@ -191,7 +191,8 @@ def generate(root, resolution: int = 64, n_train: int = 100, n_val: int = 8, n_t
     Writes ``transforms_{train,val,test}.json`` (``camera_angle_x``, frames with ``file_path`` and
     4x4 ``transform_matrix``; also ``aabb``, the scene's box, which Blender readers ignore) and
     ``{train,val,test}/r_<i>.png`` RGBA images of ``resolution`` x ``resolution``, from cameras
-    drawn uniformly on the upper half (z >= 0) of a sphere of radius 2 about the origin (one generator seeded with ``seed``).
+    drawn uniformly on the upper half (z >= 0) of a sphere of radius 2 about the origin (one
+    generator seeded with ``seed``).
     Returns the root as a Path.
     """
     if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 1:

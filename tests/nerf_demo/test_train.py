@@ -53,3 +53,24 @@ def test_cli_writes_every_file_and_resumes(cache, tmp_path):
 def test_missing_dataset_is_a_clear_error(tmp_path, capsys):
     assert nerf.main(["--data", str(tmp_path / "missing"), "--out", str(tmp_path / "o"), "--quiet"]) == 2
     assert "does not exist" in capsys.readouterr().out
+
+
+def test_ctrl_c_leaves_a_usable_checkpoint(cache, tmp_path, monkeypatch):
+    from fastgen.models.ngp import NGPModel
+
+    update = NGPModel.update_grid
+
+    def interrupted(self, step, generator=None):
+        if step == 5:
+            raise KeyboardInterrupt
+        return update(self, step, generator)
+
+    monkeypatch.setattr(NGPModel, "update_grid", interrupted)
+    out = tmp_path / "out"
+    assert nerf.main([*TINY, "--cache", cache, "--out", str(out), "--steps", "10", "--eval-every", "0"]) == 130
+    assert not (out / "summary.json").exists()
+    import torch
+
+    assert torch.load(out / "checkpoint.pt", weights_only=False)["run"]["step"] == 5  # steps 0-4 done
+    monkeypatch.setattr(NGPModel, "update_grid", update)
+    assert run(out, cache, "--steps", "10", "--eval-every", "0", "--test-views", "1")["steps"] == 10
