@@ -3,6 +3,7 @@ import json
 import os
 
 import pytest
+import torch
 
 from fastgen.backend import backend_status
 from fastgen.demo import nerf
@@ -69,8 +70,6 @@ def test_ctrl_c_leaves_a_usable_checkpoint(cache, tmp_path, monkeypatch):
     out = tmp_path / "out"
     assert nerf.main([*TINY, "--cache", cache, "--out", str(out), "--steps", "10", "--eval-every", "0"]) == 130
     assert not (out / "summary.json").exists()
-    import torch
-
     assert torch.load(out / "checkpoint.pt", weights_only=False)["run"]["step"] == 5  # steps 0-4 done
     monkeypatch.setattr(NGPModel, "update_grid", update)
     assert run(out, cache, "--steps", "10", "--eval-every", "0", "--test-views", "1")["steps"] == 10
