@@ -74,6 +74,7 @@ class Run:
 
     step: int = 0
     train_time: float = 0.0
+    cpu_time: float = 0.0  # process CPU seconds of training: on a busy machine, what the run got
     n_rays: int = 1024
     history: list = field(default_factory=list)  # [(train seconds, step, test PSNR)]
     samples: int = 0
@@ -147,7 +148,7 @@ def train(args, model, optimizer, scheduler, run, data, test, generators, ddp_fi
         task = progress.add_task("train", total=args.steps, completed=run.step, stats="")
         try:
             while run.step < args.steps and (args.time_limit is None or run.train_time < args.time_limit):
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 model.update_grid(run.step, generator=generators["grid"])
                 if world > 1:  # one grid for all ranks: rank 0's
                     dist.broadcast(model.estimator.occs, 0)
@@ -164,6 +165,7 @@ def train(args, model, optimizer, scheduler, run, data, test, generators, ddp_fi
                     torch.cuda.synchronize(device)
                 dt = time.perf_counter() - t0
                 run.train_time += dt
+                run.cpu_time += time.process_time() - c0
                 run.samples += n_samples
                 run.rays += run.n_rays
                 run.step += 1
@@ -228,7 +230,8 @@ def finish(args, model, run, test, out, device, world, backend):
         to_psnr[f"{m:g}"] = None if hit is None else round(hit, 3)
     summary = {
         "device": _device_name(device), "backend": backend, "world_size": world, "steps": run.step,
-        "wall_time_s": round(run.train_time, 3), "ms_per_step": round(1e3 * run.train_time / max(run.step, 1), 3),
+        "wall_time_s": round(run.train_time, 3), "cpu_time_s": round(run.cpu_time, 3),
+        "threads": torch.get_num_threads(), "ms_per_step": round(1e3 * run.train_time / max(run.step, 1), 3),
         "rays_per_s": round(run.rays * world / max(run.train_time, 1e-9), 1),
         "samples_per_s": round(run.samples * world / max(run.train_time, 1e-9), 1),
         "time_to_psnr": to_psnr, "psnr": round(sum(psnrs) / len(psnrs), 4), "ssim": round(sum(ssims) / len(ssims), 5),
