@@ -59,7 +59,8 @@ def _record(summary, resolution, steps):
             "ms": summary["ms_per_step"], "gbps": None, "pct_of_peak": None,
             "throughput": summary["rays_per_s"], "throughput_unit": "rays", "samples_per_s": summary["samples_per_s"],
             "psnr": summary["psnr"], "ssim": summary["ssim"], "time_to_psnr": summary["time_to_psnr"],
-            "wall_time_s": summary["wall_time_s"], "peak_memory_bytes": summary["peak_memory_bytes"]}
+            "wall_time_s": summary["wall_time_s"], "cpu_time_s": summary.get("cpu_time_s"),
+            "peak_memory_bytes": summary["peak_memory_bytes"]}
 
 
 def _category(name: str):
