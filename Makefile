@@ -1,5 +1,6 @@
 # fastgen: the two commands of the README, and their helpers.
-#   make bench   benchmark suite on whatever device is present (--quick on a CPU): table, results, plot
+#   make bench   benchmark suite on whatever device is present (--quick on a CPU): table, results, plot;
+#                then the end-to-end NeRF and GAN training benchmarks (fastgen vs the reference backend)
 #   make test    the test suite (on every core, pytest-xdist), plus every benchmark case once as a
 #                smoke test; without a GPU the Triton kernels run under the interpreter, and every
 #                launch configuration they used is then compiled with Triton's real compiler for
@@ -33,6 +34,8 @@ SANITIZE_ENV = FASTGEN_EXTENSION=$(CURDIR)/$(SANITIZE_SO) \
 
 bench: $(STAMP)
 	$(PY) benchmarks/run.py $(BENCH_ARGS)
+	$(PY) benchmarks/e2e_nerf.py $(E2E_ARGS)
+	$(PY) benchmarks/e2e_gan.py $(E2E_ARGS)
 
 test: $(STAMP)
 	@if $(HAS_GPU); then interp=$${TRITON_INTERPRET:-0}; else interp=$${TRITON_INTERPRET:-1}; fi; \
