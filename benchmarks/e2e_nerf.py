@@ -9,6 +9,10 @@ time of both runs), ``<device>-e2e-nerf-views.png`` (fastgen's test views | grou
 ``<device>-e2e-nerf-turntable.gif``. ``--profile`` also profiles one training step of the kernel
 backend with torch.profiler and writes the breakdown as ``<device>-e2e-nerf-profile.md``.
 
+``--nerfacc [MODULE]`` adds a third run of the same field on nerfacc 0.5.3's ``OccGridEstimator`` and
+``rendering`` (the default on a GPU when nerfacc is installed: its marching needs CUDA); with
+``fastgen.compat.nerfacc`` as MODULE it runs anywhere, which the tests use to check the swap.
+
 Sizes: CPU 64x64 for 200 steps (``--quick``: 32x32, 60 steps), GPU 400x400 for 2000 steps.
 """
 from __future__ import annotations
@@ -40,8 +44,8 @@ def _size(device, quick):
     return (32, 60) if quick else (64, 200)  # the reference backend's steps are most of the ~4 minutes
 
 
-def _train(backend, resolution, steps, seed, cache, out, threads):
-    argv = ["--backend", backend, "--resolution", str(resolution), "--steps", str(steps), "--seed", str(seed),
+def _train(backend, resolution, steps, seed, cache, out, threads, extra=()):
+    argv = [*extra, "--backend", backend, "--resolution", str(resolution), "--steps", str(steps), "--seed", str(seed),
             "--cache", cache, "--out", str(out), "--no-resume", "--eval-every", str(max(steps // 10, 1)),
             "--eval-views", "2", "--quiet"]
     if threads:
@@ -141,6 +145,9 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=None, help="CPU threads (default torch's)")
     p.add_argument("--profile", action="store_true", help="also write the step breakdown (markdown)")
+    p.add_argument("--nerfacc", default=None, metavar="MODULE", nargs="?", const="nerfacc",
+                   help="also train the same field on this nerfacc-API module's estimator and rendering "
+                        "(default with a GPU: nerfacc 0.5.3 itself, whose marching needs CUDA)")
     p.add_argument("--out", default=str(RESULTS))
     p.add_argument("--cache", default=str(Path(tempfile.gettempdir()) / "fastgen-e2e-nerf"))
     args = p.parse_args(argv)
@@ -154,22 +161,35 @@ def main(argv=None) -> int:
     results = Path(args.out)
     results.mkdir(parents=True, exist_ok=True)
     runs = Path(tempfile.mkdtemp(prefix="e2e-nerf-"))
+    nerfacc = args.nerfacc
+    if nerfacc is None and device.type == "cuda":
+        try:
+            import nerfacc as _  # noqa: F401
+            nerfacc = "nerfacc"
+        except ImportError:
+            print("nerfacc is not installed: no nerfacc side-by-side (`pip install nerfacc==0.5.3`)")
+    plan = [("auto", "auto", ()), ("reference", "reference", ())]
+    if nerfacc:
+        plan.append(("nerfacc", "auto", ("--nerfacc", nerfacc)))
     summaries, models = {}, {}
-    for backend in ("auto", "reference"):
+    for key, backend, extra in plan:
         t0 = time.perf_counter()
-        summaries[backend], models[backend] = _train(backend, resolution, steps, args.seed, args.cache,
-                                                     runs / backend, args.threads)
-        s = summaries[backend]
+        summaries[key], models[key] = _train(backend, resolution, steps, args.seed, args.cache,
+                                             runs / key, args.threads, extra)
+        s = summaries[key]
         print(f"{s['backend']:>10}: {s['ms_per_step']:.1f} ms/step, {s['rays_per_s'] / 1e3:.1f}k rays/s, "
               f"test PSNR {s['psnr']:.2f} dB, SSIM {s['ssim']:.3f} ({time.perf_counter() - t0:.0f} s in all)")
     fast, ref = summaries["auto"], summaries["reference"]
     speedup = ref["ms_per_step"] / fast["ms_per_step"]
     print(f"speedup of a training step: {speedup:.2f}x ({fast['backend']} vs reference)")
+    if "nerfacc" in summaries:
+        print(f"vs {summaries['nerfacc']['backend']}: "
+              f"{summaries['nerfacc']['ms_per_step'] / fast['ms_per_step']:.2f}x per step")
     env = environment(name, None, None)
     env["cpu_contention"] = warning
     env["records"] = [_record(s, resolution, steps) for s in summaries.values()]
     (results / f"{slug}-e2e-nerf.json").write_text(json.dumps(env, indent=1))
-    label = {"reference": "every op on its PyTorch reference"}
+    label = {"reference": "every op on its PyTorch reference", "nerfacc": "nerfacc's estimator and rendering"}
     curves = {label.get(s["backend"], f"fastgen kernels ({s['backend']})"):
               [(h["time_s"], h["psnr"]) for h in s["history"]] for s in summaries.values()}
     pictures.plot_psnr(results / f"{slug}-e2e-nerf-psnr.png", curves, nerf.MILESTONES,

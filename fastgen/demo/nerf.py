@@ -10,6 +10,7 @@ rank 0's occupancy grid is broadcast after every update so that all ranks march 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import math
 import os
@@ -38,6 +39,9 @@ def parse_args(argv):
     p.add_argument("--resolution", type=int, default=64,
                    help="image width: the procedural scene's size, or real images downscaled to about it")
     p.add_argument("--backend", default="auto", help="backend of every fastgen op: auto, reference, cpu, cuda, triton")
+    p.add_argument("--nerfacc", default=None, metavar="MODULE",
+                   help="march and composite with this nerfacc-API module instead of fastgen's ops: 'nerfacc' "
+                        "(nerfacc 0.5.3 itself; its estimator needs CUDA) or 'fastgen.compat.nerfacc'")
     p.add_argument("--out", default="nerf-out", help="output folder (checkpoint, pictures, summary)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--rays", type=int, default=None, help="rays per step at the start (default 2048 CPU, 4096 GPU)")
@@ -271,8 +275,17 @@ def run(argv):
         print(f"error: {exc}")
         return 2, None
     torch.manual_seed(args.seed)  # identical initial weights on every rank
+    if args.nerfacc == "nerfacc" and device.type != "cuda":
+        print("error: --nerfacc nerfacc needs a GPU: nerfacc's OccGridEstimator marches with its CUDA "
+              "extension only (on CPU, --nerfacc fastgen.compat.nerfacc runs the same API)")
+        return 2, None
+    try:
+        nerfacc = importlib.import_module(args.nerfacc) if args.nerfacc else None
+    except ImportError as exc:
+        print(f"error: --nerfacc {args.nerfacc}: {exc} (`pip install nerfacc==0.5.3`)")
+        return 2, None
     model = NGPModel(data.aabb, grid_resolution=args.grid_resolution, render_steps=args.render_steps,
-                     backend=args.backend, n_levels=args.levels, log2_hashmap_size=args.log2_hashmap_size,
+                     backend=args.backend, nerfacc=nerfacc, n_levels=args.levels, log2_hashmap_size=args.log2_hashmap_size,
                      max_resolution=min(2048, 8 * data.width)).to(device)
     optimizer = make_optimizer(model)
     scheduler = make_scheduler(optimizer, args.steps)
@@ -300,7 +313,10 @@ def run(argv):
     except KeyboardInterrupt:
         return 130, model
     if rank == 0:
-        summary = finish(args, model, run, test, out, device, world, _resolved_backend(args.backend, device))
+        label = _resolved_backend(args.backend, device)
+        if args.nerfacc:  # DESIGN's name for the same model on nerfacc's estimator and rendering
+            label = "nerfacc" if args.nerfacc == "nerfacc" else f"{label} via {args.nerfacc}"
+        summary = finish(args, model, run, test, out, device, world, label)
         if not args.quiet:
             print(json.dumps({k: v for k, v in summary.items() if k != "history"}))
     if world > 1:

@@ -129,16 +129,24 @@ class NGPModel(nn.Module):
         aabb: scene box. grid_resolution: occupancy grid cells per axis (one level).
         render_steps: samples across the box diagonal (the marching step is diagonal / this).
         backend: the backend of every fastgen op ("auto", "reference", "cpu", "cuda", "triton").
+        nerfacc: None (fastgen's marching and compositing), or a module with nerfacc 0.5.3's API
+            (``nerfacc`` itself, or ``fastgen.compat.nerfacc``) whose ``OccGridEstimator`` and
+            ``rendering`` take their place, the field staying the same: the nerfacc side-by-side
+            of ``benchmarks/e2e_nerf.py --nerfacc``.
         field_kwargs: passed to :class:`NGPField`.
     """
 
-    def __init__(self, aabb, grid_resolution=64, render_steps=256, backend="auto", **field_kwargs):
+    def __init__(self, aabb, grid_resolution=64, render_steps=256, backend="auto", nerfacc=None, **field_kwargs):
         super().__init__()
         aabb = torch.as_tensor(aabb, dtype=torch.float32).flatten()
         self.field = NGPField(aabb, backend=backend, **field_kwargs)
-        self.estimator = fnerf.OccGridEstimator(aabb, resolution=grid_resolution, levels=1)
+        self.nerfacc = nerfacc
+        estimator = fnerf.OccGridEstimator if nerfacc is None else nerfacc.OccGridEstimator
+        self.estimator = estimator(aabb, resolution=grid_resolution, levels=1)
         self.render_step_size = float((aabb[3:] - aabb[:3]).norm()) / render_steps
         self.backend = backend
+        # nerfacc's own methods take no backend= (or generator=) argument
+        self._op_kwargs = {"backend": backend} if nerfacc is None else {}
 
     def update_grid(self, step: int, generator: torch.Generator | None = None) -> None:
         """Instant-NGP's occupancy schedule: every 16 steps; every cell during the first 256.
@@ -147,7 +155,8 @@ class NGPModel(nn.Module):
         with record_function("grid_update"):
             self.estimator.update_every_n_steps(
                 step, occ_eval_fn=lambda x: self.field.density(x) * self.render_step_size, occ_thre=1e-2,
-                warmup_steps=256, n=16, generator=generator, backend=self.backend)
+                warmup_steps=256, n=16, **({"generator": generator} if self.nerfacc is None else {}),
+                **self._op_kwargs)
 
     def render(self, rays_o, rays_d, background, field: nn.Module | None = None, stratified=False,
                alpha_thre=0.0, early_stop_eps=1e-4):
@@ -167,7 +176,18 @@ class NGPModel(nn.Module):
         with record_function("marching"):
             ray_indices, t_starts, t_ends = self.estimator.sampling(
                 rays_o, rays_d, sigma_fn=sigma_fn, render_step_size=self.render_step_size, stratified=stratified,
-                alpha_thre=alpha_thre, early_stop_eps=early_stop_eps, backend=self.backend)
+                alpha_thre=alpha_thre, early_stop_eps=early_stop_eps, **self._op_kwargs)
+        if self.nerfacc is not None:
+            def rgb_sigma_fn(t_starts, t_ends, ray_indices):
+                x = rays_o[ray_indices] + rays_d[ray_indices] * ((t_starts + t_ends) / 2)[:, None]
+                rgbs, sigmas = field(x, rays_d[ray_indices])
+                return rgbs, sigmas
+
+            with record_function("compositing"):
+                rgb, opacity, _, _ = self.nerfacc.rendering(
+                    t_starts, t_ends, ray_indices, n_rays=rays_o.shape[0], rgb_sigma_fn=rgb_sigma_fn,
+                    render_bkgd=background)
+            return rgb, opacity, t_starts.shape[0]
         x = rays_o[ray_indices] + rays_d[ray_indices] * ((t_starts + t_ends) / 2)[:, None]
         rgbs, sigmas = field(x, rays_d[ray_indices])
         with record_function("compositing"):

@@ -73,3 +73,19 @@ def test_ctrl_c_leaves_a_usable_checkpoint(cache, tmp_path, monkeypatch):
     assert torch.load(out / "checkpoint.pt", weights_only=False)["run"]["step"] == 5  # steps 0-4 done
     monkeypatch.setattr(NGPModel, "update_grid", update)
     assert run(out, cache, "--steps", "10", "--eval-every", "0", "--test-views", "1")["steps"] == 10
+
+
+def test_nerfacc_variant_swaps_estimator_and_rendering(cache, tmp_path):
+    """The nerfacc side-by-side (``--nerfacc``) with fastgen.compat.nerfacc, which has nerfacc
+    0.5.3's API and runs on CPU: the swap trains, and the model holds that module's estimator
+    (nerfacc itself marches only on CUDA tensors)."""
+    import fastgen.compat.nerfacc as compat
+    from fastgen.models.ngp import NGPModel
+
+    args = ("--backend", "cpu", "--eval-every", "0", "--test-views", "2", "--nerfacc", "fastgen.compat.nerfacc")
+    untrained = run(tmp_path / "untrained", cache, *args, "--steps", "1")
+    trained = run(tmp_path / "trained", cache, *args, "--steps", "60")
+    assert trained["backend"] == "cpu via fastgen.compat.nerfacc"
+    assert trained["psnr"] > untrained["psnr"] + 2.0, (untrained["psnr"], trained["psnr"])
+    model = NGPModel(torch.tensor([-1.0, -1, -1, 1, 1, 1]), grid_resolution=8, nerfacc=compat)
+    assert isinstance(model.estimator, compat.OccGridEstimator)
