@@ -35,7 +35,14 @@ def _float_class(value):
     return value
 
 
-def load(folder: str) -> list[dict]:
+def aligned(record: dict) -> dict:
+    """The record with every pointer and integer argument 16-divisible: how the full-size GPU
+    benchmarks launch (power-of-two sizes, 256-byte aligned CUDA allocations), which the test
+    suite's small, ragged sizes under the interpreter rarely do."""
+    return {**record, "divisible": "all"}  # resolved in parameter order by compile_one
+
+
+def load(folder: str, with_aligned: bool = True) -> list[dict]:
     records = {}
     for path in sorted(glob.glob(os.path.join(folder, "launches-*.jsonl"))):
         with open(path) as f:
@@ -43,7 +50,8 @@ def load(folder: str) -> list[dict]:
                 if line.strip():
                     record = json.loads(line)
                     record["constexprs"] = {k: _float_class(v) for k, v in record.get("constexprs", {}).items()}
-                    records[json.dumps(record, sort_keys=True)] = record
+                    for r in ([record, aligned(record)] if with_aligned and "error" not in record else [record]):
+                        records[json.dumps(r, sort_keys=True)] = r
     return sorted(records.values(), key=lambda r: (r["module"], r["name"], json.dumps(r, sort_keys=True)))
 
 
@@ -83,8 +91,11 @@ def compile_one(job: tuple) -> dict:
         fn = getattr(importlib.import_module(record["module"]), record["name"])
         fn = getattr(fn, "fn", fn) if not isinstance(fn, triton.runtime.JITFunction) else fn
         constexprs = {k: _constexpr(v) for k, v in record["constexprs"].items()}
-        attrs = {(i,): [["tt.divisibility", 16]] for i in record["divisible"]}
         signature = {name: record["signature"][name] for name in fn.arg_names}  # parameter order
+        divisible = record["divisible"]
+        if divisible == "all":
+            divisible = [i for i, t in enumerate(signature.values()) if t.startswith("*") or t in ("i32", "i64")]
+        attrs = {(i,): [["tt.divisibility", 16]] for i in divisible}
         src = ASTSource(fn=fn, signature=signature, constexprs=constexprs, attrs=attrs)
         compiled = triton.compile(src, target=GPUTarget("cuda", cc, 32), options=dict(record["options"]))
     except Exception as exc:  # the compiler's own message is the point of this script
@@ -106,7 +117,9 @@ def describe(record: dict) -> str:
     parts = [f"{k}={v}" for k, v in sorted(record.get("constexprs", {}).items())]
     types = sorted({t for t in record.get("signature", {}).values() if t != "constexpr"})
     parts.append("types " + "/".join(types))
-    if record.get("divisible"):
+    if record.get("divisible") == "all":
+        parts.append("div16 all")
+    elif record.get("divisible"):
         parts.append(f"div16 {len(record['divisible'])}")
     return ", ".join(parts)
 
@@ -117,8 +130,10 @@ def main(argv=None) -> int:
     parser.add_argument("--archs", default="80,90")
     parser.add_argument("--report", default=None, help="write the markdown resource report here")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--no-aligned", action="store_true",
+                        help="only the recorded specialisations, not also their all-16-divisible variants")
     ns = parser.parse_args(argv)
-    records = load(ns.folder)
+    records = load(ns.folder, with_aligned=not ns.no_aligned)
     if not records:
         try:
             import triton  # noqa: F401
