@@ -241,6 +241,13 @@ def unavailable_reason(case: Case, backend: str, device: torch.device) -> str | 
     return None
 
 
+def direction_unavailable(backend: str, direction: str) -> str | None:
+    """Why ``backend`` cannot time ``direction`` whatever the case, or None."""
+    if backend == "compile" and direction == "fwd+bwd+bwd2":
+        return "torch.compile (AOTAutograd) does not support double backward (create_graph=True)"
+    return None
+
+
 def forward_fn(case: Case, backend: str) -> Callable[[Inputs], Outputs]:
     """The function computing ``case``'s outputs with ``backend``."""
     if backend == "reference":
@@ -438,8 +445,9 @@ def run_case(case: Case, device: torch.device, size: str, backends: list[str],
             except Exception as exc:
                 reason = describe(exc)
         for direction in directions(case):
-            if reason is not None:
-                yield Skip(case.name, case.op, backend, direction, reason)
+            why = reason or direction_unavailable(backend, direction)
+            if why is not None:
+                yield Skip(case.name, case.op, backend, direction, why)
                 continue
             announce(f"{case.name} {direction} {backend}")
             try:

@@ -20,7 +20,7 @@ CASE_BACKENDS = [pytest.param(case, backend, direction, id=f"{direction}-{case.n
 
 @pytest.mark.parametrize(("case", "backend", "direction"), CASE_BACKENDS)
 def test_bench(benchmark, smoke_inputs, case, backend, direction):
-    reason = harness.unavailable_reason(case, backend, DEVICE)
+    reason = harness.unavailable_reason(case, backend, DEVICE) or harness.direction_unavailable(backend, direction)
     if reason is not None:
         pytest.skip(reason)
     inputs = smoke_inputs(case)
