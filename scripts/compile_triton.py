@@ -21,7 +21,8 @@ import re
 import subprocess
 import sys
 import tempfile
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import TimeoutError as FuturesTimeout
 
 # Shared memory one block may use (opt-in maximum), bytes.
 SHARED_LIMIT = {80: 163 * 1024, 86: 99 * 1024, 89: 99 * 1024, 90: 227 * 1024}
@@ -42,7 +43,10 @@ def aligned(record: dict) -> dict:
     return {**record, "divisible": "all"}  # resolved in parameter order by compile_one
 
 
-def load(folder: str, with_aligned: bool = True) -> list[dict]:
+def load(folder: str, with_aligned: bool = True, aligned_only: bool = False) -> list[dict]:
+    """The distinct launch configurations recorded in ``folder`` (plus their aligned variants);
+    ``aligned_only``: one per kernel, argument types, constexprs and options, its aligned variant
+    (the quick check of ``make test``: whether a kernel compiles rarely depends on divisibility)."""
     records = {}
     for path in sorted(glob.glob(os.path.join(folder, "launches-*.jsonl"))):
         with open(path) as f:
@@ -50,7 +54,13 @@ def load(folder: str, with_aligned: bool = True) -> list[dict]:
                 if line.strip():
                     record = json.loads(line)
                     record["constexprs"] = {k: _float_class(v) for k, v in record.get("constexprs", {}).items()}
-                    for r in ([record, aligned(record)] if with_aligned and "error" not in record else [record]):
+                    if aligned_only and "error" not in record:
+                        variants = [aligned(record)]
+                    elif with_aligned and "error" not in record:
+                        variants = [record, aligned(record)]
+                    else:
+                        variants = [record]
+                    for r in variants:
                         records[json.dumps(r, sort_keys=True)] = r
     return sorted(records.values(), key=lambda r: (r["module"], r["name"], json.dumps(r, sort_keys=True)))
 
@@ -80,6 +90,7 @@ def compile_one(job: tuple) -> dict:
     """Compile one record for one architecture; returns the record's result row."""
     record, cc = job
     os.environ.pop("TRITON_INTERPRET", None)  # the real JITFunction, not the interpreter's
+    os.environ.setdefault("TRITON_DEFAULT_FP_FUSION", "1")  # Triton 3.9's default, said explicitly
     import triton
     from triton.backends.compiler import GPUTarget
     from triton.compiler import ASTSource
@@ -130,10 +141,15 @@ def main(argv=None) -> int:
     parser.add_argument("--archs", default="80,90")
     parser.add_argument("--report", default=None, help="write the markdown resource report here")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--no-aligned", action="store_true",
-                        help="only the recorded specialisations, not also their all-16-divisible variants")
+    variants = parser.add_mutually_exclusive_group()
+    variants.add_argument("--no-aligned", action="store_true",
+                          help="only the recorded specialisations, not also their all-16-divisible variants")
+    variants.add_argument("--aligned-only", action="store_true",
+                          help="only the all-16-divisible variant of each kernel x types x constexprs (quick)")
+    parser.add_argument("--budget-s", type=float, default=None,
+                        help="stop after this many seconds; what was not compiled by then is listed, not failed")
     ns = parser.parse_args(argv)
-    records = load(ns.folder, with_aligned=not ns.no_aligned)
+    records = load(ns.folder, with_aligned=not ns.no_aligned, aligned_only=ns.aligned_only)
     if not records:
         try:
             import triton  # noqa: F401
@@ -143,21 +159,52 @@ def main(argv=None) -> int:
         print(f"compile_triton: no launches recorded in {ns.folder}", file=sys.stderr)
         return 1
     archs = [int(a) for a in ns.archs.split(",")]
-    jobs = [(r, cc) for r in records for cc in archs]
-    with ProcessPoolExecutor(ns.jobs) as pool:
-        rows = list(pool.map(compile_one, jobs, chunksize=4))
-    failures = [(r, row) for (r, _), row in zip(jobs, rows) if "error" in row]
-    kernels = sorted({row["kernel"] for row in rows})
-    print(f"compile_triton: {len(records)} launch configurations of {len(kernels)} kernels, "
-          f"{len(jobs)} compiles for sm_{', sm_'.join(map(str, archs))}: {len(failures)} failed")
+    jobs = [(r, cc) for r in _round_robin(records) for cc in archs]
+    done, unfinished = run_jobs(jobs, ns.jobs, ns.budget_s)
+    failures = [(r, row) for (r, _), row in done if "error" in row]
+    kernels = sorted({row["kernel"] for _, row in done})
+    print(f"compile_triton: {len(records)} launch configurations, {len(done)} of {len(jobs)} compiles for "
+          f"sm_{', sm_'.join(map(str, archs))} done ({len(kernels)} kernels): {len(failures)} failed")
+    if unfinished:
+        names = sorted({f"{r['module']}.{r['name']}" for (r, _) in unfinished})
+        print(f"compile_triton: {len(unfinished)} compiles not done within --budget-s {ns.budget_s:g} "
+              f"(slow to compile, or queued behind those): {', '.join(names)}")
     for record, row in failures:
         print(f"  FAILED sm_{row['cc']} {row['kernel']} [{describe(record)}]: {row['error']}", file=sys.stderr)
     if ns.report:
-        write_report(ns.report, jobs, rows, max(archs))
+        write_report(ns.report, done, max(archs))
     return 1 if failures else 0
 
 
-def write_report(path: str, jobs: list, rows: list, cc: int) -> None:
+def _round_robin(records: list) -> list:
+    """Every kernel's first configuration, then every kernel's second, ...: under a time budget
+    each kernel gets compiled at least once before any gets its hundredth."""
+    by_kernel: dict = {}
+    for r in records:
+        by_kernel.setdefault((r["module"], r["name"]), []).append(r)
+    queues = list(by_kernel.values())
+    return [q[i] for i in range(max(map(len, queues), default=0)) for q in queues if i < len(q)]
+
+
+def run_jobs(jobs: list, n_workers: int, budget_s: float | None) -> tuple:
+    """Compile ``jobs`` on ``n_workers`` processes: ([(job, row)] done, [job] not done in time).
+    At the budget the workers are killed: a compile stuck in LLVM cannot be interrupted."""
+    pool = ProcessPoolExecutor(n_workers)
+    futures = {pool.submit(compile_one, job): job for job in jobs}
+    done = []
+    try:
+        for future in as_completed(futures, timeout=budget_s):
+            done.append((futures[future], future.result()))
+    except FuturesTimeout:
+        for process in list(pool._processes.values()):
+            process.kill()
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+    finished = {id(job) for job, _ in done}
+    return done, [job for job in jobs if id(job) not in finished]
+
+
+def write_report(path: str, done: list, cc: int) -> None:
     lines = [f"# Triton kernels compiled for sm_{cc}",
              "",
              "Regenerate with `make kernel-report` (the test suite's launch configurations, compiled by",
@@ -166,7 +213,7 @@ def write_report(path: str, jobs: list, rows: list, cc: int) -> None:
              "",
              "| kernel | configuration | warps | reg | stack | local | shared |",
              "| --- | --- | --- | --- | --- | --- | --- |"]
-    for (record, job_cc), row in zip(jobs, rows):
+    for (record, job_cc), row in sorted(done, key=lambda d: (d[1]["kernel"], describe(d[0][0]))):
         if job_cc != cc or "error" in row:
             continue
         flag = " (spills)" if row.get("local") else ""
