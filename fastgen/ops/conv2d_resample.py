@@ -19,6 +19,18 @@ __all__ = ["conv2d_resample"]
 register_op("conv2d_resample", "upfirdn2d", backends=U._BACKENDS, missing=U._MISSING)
 
 
+def _out_size(op: str, size: int, up: int, down: int, p0: int, p1: int, k: int, taps: int) -> int:
+    """StyleGAN's conv2d_resample output length: FIR-upsample (or pad), convolve, FIR-downsample;
+    an error when a step leaves no pixel."""
+    after_up = size * up + p0 + p1 - (taps if up > 1 else 1) + 1
+    after_conv = after_up - k + 1
+    out = (after_conv - taps) // down + 1 if down > 1 else after_conv
+    if min(after_up, after_conv, out) < 1:
+        raise ValueError(f"{op}: up={up}, down={down}, padding [{p0}, {p1}], a {k}-tap kernel and a {taps}-tap "
+                         f"filter leave no output pixel for size {size}")
+    return out
+
+
 def _padding(f, up: int, down: int, padding) -> list:
     """[x0, x1, y0, y1]: the user's padding plus what up- and downsampling by f need so that the
     output has size in * up / down (StyleGAN's conventions, as in upsample2d / downsample2d)."""
@@ -136,6 +148,9 @@ def conv2d_resample(x, w, f=None, up=1, down=1, padding=0, groups=1, flip_weight
     if f is not None:
         U._check_filter(op, f, x)
     pad = _padding(f, up, down, padding)
+    fw, fh = U.filter_size(f)
+    _out_size(op, x.shape[2], up, down, pad[2], pad[3], w.shape[2], fh)
+    _out_size(op, x.shape[3], up, down, pad[0], pad[1], w.shape[3], fw)
     be = resolve(op, backend, x.device)
     if be == "reference":
         return reference(x, w, f, up, down, padding, groups, bool(flip_weight), bool(flip_filter))

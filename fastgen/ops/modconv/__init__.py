@@ -18,7 +18,7 @@ from fastgen import _validate as V
 from fastgen.backend import register_op, resolve
 from fastgen.ops import upfirdn2d as U
 from fastgen.ops.bias_act import ACTIVATIONS
-from fastgen.ops.conv2d_resample import _padding
+from fastgen.ops.conv2d_resample import _out_size, _padding
 from fastgen.ops.modconv import reference
 
 __all__ = ["modulated_conv2d", "modconv_block"]
@@ -44,18 +44,6 @@ def _number(op: str, name: str, v, minimum=None) -> float:
         raise ValueError(f"{op}: {name} must be a finite number" + (f" >= {minimum}" if minimum is not None else "")
                          + f", got {v!r}")
     return float(v)
-
-
-def _out_size(op: str, size: int, up: int, down: int, p0: int, p1: int, k: int, taps: int) -> int:
-    """StyleGAN's conv2d_resample output length: FIR-upsample (or pad), convolve, FIR-downsample;
-    an error when a step leaves no pixel."""
-    after_up = size * up + p0 + p1 - (taps if up > 1 else 1) + 1
-    after_conv = after_up - k + 1
-    out = (after_conv - taps) // down + 1 if down > 1 else after_conv
-    if min(after_up, after_conv, out) < 1:
-        raise ValueError(f"{op}: up={up}, down={down}, padding [{p0}, {p1}], a {k}-tap kernel and a {taps}-tap "
-                         f"filter leave no output pixel for size {size}")
-    return out
 
 
 def _check(op, x, weight, styles, noise, up, down, padding, f, input_gain) -> tuple:
