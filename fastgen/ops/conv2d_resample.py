@@ -111,6 +111,11 @@ def conv2d_resample(x, w, f=None, up=1, down=1, padding=0, groups=1, flip_weight
     the same function faster: a transposed convolution for up > 1, a strided one for down > 1,
     1x1 convolutions on the smaller side, and ``upfirdn2d`` of that backend for the filtering.
 
+    NaN / inf policy: non-finite values propagate, unchecked (checking would cost a host sync).
+    Because the fast paths reorder the arithmetic, they may leave finite some pixels the reference
+    makes NaN (a NaN weight times an inserted zero, when a 1x1 convolution runs before the
+    upsampling); they never make NaN a pixel the reference leaves finite.
+
     Args:
         x: (N, C_in, H, W) float tensor.
         w: (C_out, C_in / groups, kh, kw) weights, x's dtype and device.
