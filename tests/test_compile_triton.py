@@ -59,3 +59,13 @@ def test_real_compiler_rejects_what_the_interpreter_runs(tmp_path):
     proc, _ = _check(tmp_path, [record])
     assert proc.returncode == 1
     assert "runtime_arange_kernel" in proc.stderr and "FAILED sm_90" in proc.stderr
+
+
+def test_gpu_compile_helper_compiles_and_fails_loudly():
+    from tests.gpu_compile import compile_record, record
+
+    row = compile_record(record(fixtures.scale_kernel, {"BLOCK": 64}, scalar="i32"), 90)
+    assert row["reg"] and row["shared"] is not None
+    rec = record(fixtures.runtime_arange_kernel, {})
+    with pytest.raises(AssertionError, match="runtime_arange_kernel for sm_90"):
+        compile_record(rec, 90)

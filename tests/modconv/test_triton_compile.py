@@ -3,51 +3,20 @@ interpreter accepts code the compiler rejects, e.g. tl.dot tiles under 16 or mix
 the tile configurations the GPU launches (the tests' and the full-size benchmarks')."""
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-
 import pytest
 import torch
 
 triton = pytest.importorskip("triton")
-from triton.backends.compiler import GPUTarget  # noqa: E402
-from triton.compiler import ASTSource  # noqa: E402
 
 from fastgen.ops.modconv import triton as K  # noqa: E402
+from tests.gpu_compile import compile_record, record  # noqa: E402
 
 _PTR = {torch.float16: "*fp16", torch.bfloat16: "*bf16", torch.float32: "*fp32", torch.float64: "*fp64"}
 _CUDA = torch.device("cuda")
 
 
 def _compile(fn, ptrs: dict, default_ptr: str, constexprs: dict, cap: int, num_warps: int):
-    """triton.compile with every pointer typed (``ptrs`` by name, else ``default_ptr``), ints i32.
-
-    Under TRITON_INTERPRET=1 (CI) the kernels and the helpers they call are interpreter objects
-    the compiler cannot take: the compile then runs in a child process without it."""
-    if os.environ.get("TRITON_INTERPRET", "0") == "1":
-        env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
-        job = json.dumps([fn.fn.__name__, ptrs, default_ptr, constexprs, cap, num_warps])
-        done = subprocess.run([sys.executable, "-c", f"from tests.modconv.test_triton_compile import _child; "
-                               f"_child({job!r})"], env=env, capture_output=True, text=True)
-        assert done.returncode == 0, done.stderr[-3000:]
-        return
-    signature = {}
-    for p in fn.params:
-        if p.is_constexpr:
-            signature[p.name] = "constexpr"
-        elif p.name.endswith("_ptr"):
-            signature[p.name] = ptrs.get(p.name, default_ptr)
-        else:
-            signature[p.name] = "i32"
-    triton.compile(ASTSource(fn, signature, constexprs), target=GPUTarget("cuda", cap, 32),
-                   options={"num_warps": num_warps})
-
-
-def _child(job: str) -> None:
-    name, ptrs, default_ptr, constexprs, cap, num_warps = json.loads(job)
-    _compile(getattr(K, name), ptrs, default_ptr, constexprs, cap, num_warps)
+    compile_record(record(fn, constexprs, ptrs, default_ptr, num_warps), cap)
 
 
 # Compiles take 10-50 s each on 2 cores (9 unrolled taps, each a pipelined K loop): CI compiles
