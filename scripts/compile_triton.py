@@ -39,8 +39,13 @@ def _float_class(value):
 def aligned(record: dict) -> dict:
     """The record with every pointer and integer argument 16-divisible: how the full-size GPU
     benchmarks launch (power-of-two sizes, 256-byte aligned CUDA allocations), which the test
-    suite's small, ragged sizes under the interpreter rarely do."""
-    return {**record, "divisible": "all"}  # resolved in parameter order by compile_one
+    suite's small, ragged sizes under the interpreter rarely do. Integers the launcher specialised
+    because they were 1 in a test (``ones``) are run-time i32 arguments there."""
+    ones = record.get("ones", [])
+    signature = {k: ("i32" if k in ones else t) for k, t in record["signature"].items()}
+    constexprs = {k: v for k, v in record["constexprs"].items() if k not in ones}
+    return {**record, "signature": signature, "constexprs": constexprs, "ones": [],
+            "divisible": "all"}  # resolved in parameter order by compile_one
 
 
 def load(folder: str, with_aligned: bool = True, aligned_only: bool = False) -> list[dict]:

@@ -40,7 +40,18 @@ def test_describe_specialises_as_the_launcher_does():
     assert record["options"] == {"num_warps": 2}
     assert 1 in record["divisible"]  # n = 48 is a multiple of 16
     one = describe(_python_fn(fixtures.scale_kernel), (x, 1, 2.0), {"BLOCK": 32})
-    assert one["signature"]["n"] == "constexpr" and one["constexprs"]["n"] == 1
+    assert one["signature"]["n"] == "constexpr" and one["constexprs"]["n"] == 1 and one["ones"] == ["n"]
+
+
+def test_aligned_variant_is_the_full_size_launch():
+    """The aligned variant types every integer as a run-time i32 (a 1 in a test is a size there)."""
+    sys.path.insert(0, os.path.join(ROOT, "scripts"))
+    from compile_triton import aligned
+
+    one = describe(_python_fn(fixtures.scale_kernel), (torch.zeros(64), 1, 2.0), {"BLOCK": 32})
+    full = aligned(one)
+    assert full["signature"]["n"] == "i32" and "n" not in full["constexprs"]
+    assert full["constexprs"] == {"BLOCK": 32} and full["divisible"] == "all"
 
 
 def test_real_compiler_accepts_and_reports(tmp_path):

@@ -52,7 +52,7 @@ def describe(fn, args, kwargs) -> dict:
     sig = inspect.signature(fn)
     bound = sig.bind(*args, **kwargs)
     bound.apply_defaults()
-    signature, constexprs, divisible = {}, {}, []
+    signature, constexprs, divisible, ones = {}, {}, [], []
     for i, (name, param) in enumerate(sig.parameters.items()):
         value = bound.arguments[name]
         if _is_constexpr(param):
@@ -73,6 +73,7 @@ def describe(fn, args, kwargs) -> dict:
             if value == 1:  # the launcher specialises integers equal to 1 as constants
                 signature[name] = "constexpr"
                 constexprs[name] = 1
+                ones.append(name)
                 continue
             signature[name] = "i32" if -2**31 <= value < 2**31 else "i64"
             if value % 16 == 0:
@@ -82,7 +83,7 @@ def describe(fn, args, kwargs) -> dict:
         else:
             raise TypeError(f"{fn.__name__}: argument {name} of type {type(value).__name__}")
     return {"module": fn.__module__, "name": fn.__qualname__, "signature": signature,
-            "constexprs": constexprs, "divisible": divisible, "options": options}
+            "constexprs": constexprs, "divisible": divisible, "options": options, "ones": ones}
 
 
 def install(folder: str) -> None:
