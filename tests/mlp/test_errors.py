@@ -61,3 +61,15 @@ def test_triton_rejects_float64(gen, no_kernels):
     skip_unless_available("triton")
     with pytest.raises(TypeError, match="float64"):
         fused_mlp(torch.randn(3, 4, dtype=torch.float64), _ws(gen, dtype=torch.float64), backend="triton")
+
+
+def test_registered_with_reasons(capsys):
+    import fastgen
+    from fastgen.backend import registered_ops
+
+    op = {o.name: o for o in registered_ops()}["fused_mlp"]
+    assert op.family == "mlp" and op.backends == ("reference", "triton")
+    assert set(dict(op.missing)) == {"cpu", "cuda"}
+    text = fastgen.info()
+    capsys.readouterr()
+    assert any(ln.strip().startswith("mlp.fused_mlp ") for ln in text.splitlines())
