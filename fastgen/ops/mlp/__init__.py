@@ -102,7 +102,8 @@ def fused_mlp(x, weights, activation="relu", output_activation="none", backend="
             torch's BLAS is the fast CPU path; CUDA tensors run triton).
 
     Returns:
-        (N, D_out) tensor of x's dtype, differentiable with respect to x and every weight.
+        (N, D_out) tensor of x's dtype, differentiable with respect to x and every weight (once:
+        the triton backward has no backward of its own; the reference is torch's autograd).
 
     Example::
 
