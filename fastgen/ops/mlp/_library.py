@@ -3,8 +3,8 @@
 * ``fused_mlp_forward(x, weights, act, out_act, save, backend) -> (y, hidden)``: y (N, D_out) in
   x's dtype; hidden (n_hidden, N, W) the hidden layers' outputs (after the activation) in x's
   dtype when ``save`` (for the backward), else empty.
-* ``fused_mlp_backward(dy, x, weights, hidden, y, act, out_act, need_x, backend) -> [dx, dW...]``:
-  dx (empty unless ``need_x``) and one gradient per weight. The activation derivatives come from
+* ``fused_mlp_backward(dy, x, weights, hidden, y, act, out_act, need_x, need_w, backend) -> [dx, dW...]``:
+  dx (empty unless ``need_x``) and, when ``need_w``, one gradient per weight. The activation derivatives come from
   the saved outputs (see :data:`fastgen.ops.mlp.reference.ACTIVATIONS`), so nothing before the
   activations is stored. No double backward.
 
@@ -39,13 +39,14 @@ def _(x, weights, act, out_act, save, backend):
 
 @torch.library.custom_op("fastgen::fused_mlp_backward", mutates_args=())
 def backward(dy: Tensor, x: Tensor, weights: list[Tensor], hidden: Tensor, y: Tensor, act: int, out_act: int,
-             need_x: bool, backend: str) -> list[Tensor]:
-    return _k(backend).backward(dy, x, weights, hidden, y, act, out_act, need_x)
+             need_x: bool, need_w: bool, backend: str) -> list[Tensor]:
+    return _k(backend).backward(dy, x, weights, hidden, y, act, out_act, need_x, need_w)
 
 
 @backward.register_fake
-def _(dy, x, weights, hidden, y, act, out_act, need_x, backend):
-    return [torch.empty_like(x) if need_x else x.new_empty((0,))] + [torch.empty_like(w) for w in weights]
+def _(dy, x, weights, hidden, y, act, out_act, need_x, need_w, backend):
+    return [torch.empty_like(x) if need_x else x.new_empty((0,))] + ([torch.empty_like(w) for w in weights]
+                                                                     if need_w else [])
 
 
 def _setup(ctx, inputs, output):
@@ -59,11 +60,12 @@ def _setup(ctx, inputs, output):
 def _backward(ctx, dy, _dhidden):
     x, hidden, y, *weights = ctx.saved_tensors
     act, out_act, backend = ctx.args
-    need_x, need_w = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
+    need_x, need_w = ctx.needs_input_grad[0], any(ctx.needs_input_grad[1])  # [1]: one flag per weight
+    no_w = [None] * len(weights)  # a list input takes a list of gradients
     if not (need_x or need_w):
-        return None, None, None, None, None, None
-    dx, *dw = backward(dy.contiguous(), x, weights, hidden, y, act, out_act, need_x, backend)
-    return (dx if need_x else None), (dw if need_w else None), None, None, None, None
+        return None, no_w, None, None, None, None
+    dx, *dw = backward(dy.contiguous(), x, weights, hidden, y, act, out_act, need_x, need_w, backend)
+    return (dx if need_x else None), (dw if need_w else no_w), None, None, None, None
 
 
 forward.register_autograd(_backward, setup_context=_setup)

@@ -234,12 +234,12 @@ def _outer(a, b):
     return part.sum(0).to(a.dtype)
 
 
-def backward(dy, x, weights, hidden, y, act, out_act, need_x):
+def backward(dy, x, weights, hidden, y, act, out_act, need_x, need_w):
     n, d_in = x.shape
     width, d_out, n_hidden = weights[0].shape[0], weights[-1].shape[0], len(weights) - 1
     dx = torch.empty_like(x) if need_x else x.new_empty((0,))
     if n == 0:
-        return [torch.zeros_like(x) if need_x else dx] + [torch.zeros_like(w) for w in weights]
+        return [torch.zeros_like(x) if need_x else dx] + ([torch.zeros_like(w) for w in weights] if need_w else [])
     g_out = torch.empty_like(y)
     g = torch.empty_like(hidden)
     cfg = block_config(width, x.device)
@@ -247,6 +247,8 @@ def backward(dy, x, weights, hidden, y, act, out_act, need_x):
         dy, y, hidden, weights[0], _hidden_stack(weights, x), weights[-1], g_out, g, dx if need_x else y, n, d_in,
         d_out, n_hidden, W=width, IN_B=_chunk(d_in), OUT_B=_chunk(d_out), ACT=act, OUT_ACT=out_act, NEED_X=need_x,
         PREC=precision(x.dtype), UPCAST=upcast(x.dtype, x.device), **cfg)
+    if not need_w:
+        return [dx]
     inputs = [x] + [hidden[i] for i in range(n_hidden)]
     grads = [g[i] for i in range(n_hidden)] + [g_out]
     return [dx] + [_outer(gl, hl) for gl, hl in zip(grads, inputs)]
