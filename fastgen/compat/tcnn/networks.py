@@ -8,8 +8,6 @@ each in ``nn.Linear`` layout (out, in), row-major: ``(n_neurons, n_input_dims)``
 """
 from __future__ import annotations
 
-import math
-
 import torch
 
 from fastgen.compat.tcnn import _config as C
@@ -49,9 +47,13 @@ class MLP:
         self.n_params = sum(o * i for o, i in self.shapes)
 
     def init(self, generator: torch.Generator) -> torch.Tensor:
-        """Each layer uniform(-s, s), s = sqrt(6 / (fan_in + fan_out)) (Xavier), as tiny-cuda-nn."""
-        return torch.cat([torch.empty(o * i).uniform_(-math.sqrt(6 / (o + i)), math.sqrt(6 / (o + i)),
-                                                      generator=generator) for o, i in self.shapes])
+        """tiny-cuda-nn's Xavier-uniform initialisation, as :class:`fastgen.nerf.FusedMLP` draws it."""
+        from fastgen.nerf import FusedMLP
+
+        seed = int(torch.randint(0, 2 ** 62, (), generator=generator))
+        (o, i), depth = self.shapes[0], len(self.shapes) - 1
+        net = FusedMLP(i, self.n_output_dims, n_neurons=o, n_hidden_layers=depth, seed=seed, dtype=torch.float32)
+        return torch.cat([w.detach().flatten() for w in net.weights])
 
     def weights(self, params: torch.Tensor) -> list:
         """The layers' (out, in) matrices: views into ``params``."""
