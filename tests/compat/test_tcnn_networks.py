@@ -4,6 +4,7 @@ documented layout), forward and backward, ragged batch sizes."""
 from __future__ import annotations
 
 import math
+import pickle
 
 import pytest
 import torch
@@ -92,3 +93,30 @@ def test_state_dict_round_trip():
     b.load_state_dict(a.state_dict())
     x = torch.rand(7, 4)
     assert torch.equal(a(x), b(x))
+
+
+def test_pickle_round_trip():
+    model = tcnn.NetworkWithInputEncoding(3, 2, {"otype": "HashGrid", "n_levels": 2, "log2_hashmap_size": 6},
+                                          {"otype": "CutlassMLP", "n_neurons": 16, "n_hidden_layers": 1})
+    copy = pickle.loads(pickle.dumps(model))
+    x = torch.rand(9, 3)
+    assert torch.equal(copy(x), model(x)) and copy.encoding_config == model.encoding_config
+
+
+def test_torch_compile_fullgraph():
+    """The whole module traces without graph breaks (aot_eager: the tracing, not inductor's codegen,
+    is what a graph break would fail)."""
+    model = tcnn.NetworkWithInputEncoding(
+        3, 4, {"otype": "Composite", "nested": [{"otype": "HashGrid", "n_levels": 2, "log2_hashmap_size": 6,
+                                                 "n_dims_to_encode": 2}, {"otype": "OneBlob", "n_bins": 4}]},
+        {"otype": "FullyFusedMLP", "n_neurons": 16, "n_hidden_layers": 1})
+    x = torch.rand(33, 3)
+    compiled = torch.compile(model, fullgraph=True, backend="aot_eager")
+    out = compiled(x)
+    out.square().sum().backward()
+    grad = model.params.grad.clone()
+    model.params.grad = None
+    expected = model(x)
+    expected.square().sum().backward()
+    assert_close_rel(out, expected, F32)
+    assert_close_rel(grad, model.params.grad, F32)
