@@ -76,6 +76,8 @@ BAD_ENCODINGS = [
     (3, {"otype": "Composite", "nested": [{"otype": "Identity", "n_dims_to_encode": 2}]}, "leaves 1 of the 3"),
     (3, {"otype": "Composite", "reduction": "Sum", "nested": [{"otype": "Identity"}]}, "'reduction' = 'Sum'"),
     (3, {"otype": "Composite", "nested": [{"otype": "Frequency", "n_bins": 2}]}, "['nested'][0]: unknown key 'n_bins'"),
+    (3, {"otype": "Frequency", "n_dims_to_encode": 2}, "split dims with a Composite"),
+    (0, {"otype": "Identity"}, "n_input_dims must be a positive int"),
 ]
 
 

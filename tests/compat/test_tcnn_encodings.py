@@ -190,3 +190,12 @@ def test_gradients_reach_the_input_and_the_table():
 def test_float16_output_on_request():
     enc = tcnn.Encoding(3, {"otype": "Frequency", "n_frequencies": 3}, dtype=torch.float16)
     assert enc.dtype == torch.float16 and enc(torch.rand(5, 3)).dtype == torch.float16
+
+
+def test_empty_batch():
+    config = {"otype": "Composite", "nested": [{"otype": "HashGrid", "n_levels": 2, "log2_hashmap_size": 6,
+                                                "n_dims_to_encode": 3},
+                                               {"otype": "SphericalHarmonics", "n_dims_to_encode": 3},
+                                               {"otype": "OneBlob", "n_bins": 4, "n_dims_to_encode": 1}, {"otype": "TriangleWave"}]}
+    enc = tcnn.Encoding(8, config, dtype=torch.float32)
+    assert enc(torch.rand(0, 8)).shape == (0, enc.n_output_dims)

@@ -202,6 +202,11 @@ class Composite:
 def build(where: str, n_input_dims: int, config: dict):
     """The encoding object of ``config`` for ``n_input_dims`` input dims."""
     kind = C.otype(where, config, OTYPES)
+    if isinstance(n_input_dims, bool) or not isinstance(n_input_dims, int) or n_input_dims < 1:
+        raise ValueError(f"{where}: n_input_dims must be a positive int, got {n_input_dims!r}")
+    if config.get("n_dims_to_encode", n_input_dims) != n_input_dims:
+        raise ValueError(f"{where}: 'n_dims_to_encode' = {config['n_dims_to_encode']!r} but the encoding "
+                         f"gets {n_input_dims} input dims; split dims with a Composite")
     simple = {"Identity": Identity, "Frequency": Frequency, "TriangleWave": TriangleWave,
               "OneBlob": OneBlob, "SphericalHarmonics": SphericalHarmonics, "Composite": Composite}
     if kind in simple:

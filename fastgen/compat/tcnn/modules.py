@@ -64,6 +64,13 @@ class Encoding(Module):
             OneBlob, SphericalHarmonics, HashGrid, DenseGrid, Grid, Composite).
         seed: seed of the parameter initialisation.
         dtype: ``torch.float32`` or ``torch.float16``; None: float16 on a GPU, float32 on CPU.
+
+    Example::
+
+        >>> enc = tcnn.Encoding(3, {"otype": "HashGrid", "n_levels": 16, "n_features_per_level": 2,
+        ...                         "log2_hashmap_size": 19, "base_resolution": 16, "per_level_scale": 1.5})
+        >>> enc(torch.rand(4096, 3)).shape          # enc.params: (16 * 2^19 * 2,) float32
+        torch.Size([4096, 32])
     """
 
     def __init__(self, n_input_dims, encoding_config, seed=1337, dtype=None):
@@ -95,6 +102,13 @@ class Network(Module):
         n_input_dims, n_output_dims: widths of the input and the output.
         network_config: tiny-cuda-nn's network dict (``otype`` FullyFusedMLP or CutlassMLP).
         seed: seed of the parameter initialisation.
+
+    Example::
+
+        >>> net = tcnn.Network(32, 16, {"otype": "FullyFusedMLP", "activation": "ReLU",
+        ...                             "output_activation": "None", "n_neurons": 64, "n_hidden_layers": 1})
+        >>> net(torch.randn(4096, 32)).shape       # net.params: (64*32 + 16*64,) float32
+        torch.Size([4096, 16])
     """
 
     def __init__(self, n_input_dims, n_output_dims, network_config, seed=1337):
@@ -123,6 +137,14 @@ class NetworkWithInputEncoding(Module):
         n_input_dims, n_output_dims: widths of the input and the output.
         encoding_config: as :class:`Encoding`; network_config: as :class:`Network`.
         seed: seed of the parameter initialisation.
+
+    Example::
+
+        >>> model = tcnn.NetworkWithInputEncoding(
+        ...     3, 16, {"otype": "HashGrid", "n_levels": 16, "log2_hashmap_size": 19, "per_level_scale": 1.38},
+        ...     {"otype": "FullyFusedMLP", "n_neurons": 64, "n_hidden_layers": 1})
+        >>> model(torch.rand(4096, 3)).shape
+        torch.Size([4096, 16])
     """
 
     def __init__(self, n_input_dims, n_output_dims, encoding_config, network_config, seed=1337):
