@@ -24,7 +24,7 @@ __all__ = ["fused_mlp", "FusedMLP"]
 
 _MISSING = {"cpu": "small dense GEMMs: torch's BLAS is the fast CPU path, so CPU tensors run the reference",
             "cuda": "CUDA tensors run the Triton fused-MLP kernels"}
-register_op("fused_mlp", "mlp", backends=("reference",), missing={**_MISSING, "triton": "kernels not written yet"})
+register_op("fused_mlp", "mlp", backends=("reference", "triton"), missing=_MISSING)
 
 WIDTHS = (16, 32, 64, 128)
 MAX_HIDDEN_LAYERS = 8
