@@ -110,8 +110,8 @@ def test_spherical_harmonics_known_values():
     _, out = _encode(3, {"otype": "SphericalHarmonics", "degree": 3},
                      (torch.tensor([[x, y, z]], dtype=torch.float64) + 1) / 2)
     c0, c1, c2 = 0.28209479177387814, 0.48860251190291987, 1.0925484305920792
-    expected = [c0, -c1 * y, c1 * z, -c1 * x, c2 * x * y, -c2 * y * z, 0.94617469575755997 * z * z - 0.31539156525251999,
-                -c2 * x * z, 0.54627421529603959 * (x * x - y * y)]
+    expected = [c0, -c1 * y, c1 * z, -c1 * x, c2 * x * y, -c2 * y * z,
+                0.94617469575755997 * z * z - 0.31539156525251999, -c2 * x * z, 0.54627421529603959 * (x * x - y * y)]
     assert_close_rel(out[0], torch.tensor(expected, dtype=torch.float64), F32)
 
 
@@ -196,6 +196,7 @@ def test_empty_batch():
     config = {"otype": "Composite", "nested": [{"otype": "HashGrid", "n_levels": 2, "log2_hashmap_size": 6,
                                                 "n_dims_to_encode": 3},
                                                {"otype": "SphericalHarmonics", "n_dims_to_encode": 3},
-                                               {"otype": "OneBlob", "n_bins": 4, "n_dims_to_encode": 1}, {"otype": "TriangleWave"}]}
+                                               {"otype": "OneBlob", "n_bins": 4, "n_dims_to_encode": 1},
+                                               {"otype": "TriangleWave"}]}
     enc = tcnn.Encoding(8, config, dtype=torch.float32)
     assert enc(torch.rand(0, 8)).shape == (0, enc.n_output_dims)

@@ -39,7 +39,8 @@ Differences from tiny-cuda-nn, all deliberate:
   ``floor(base_resolution * per_level_scale^l)`` with vertices at ``x * N_l`` (tiny-cuda-nn uses
   ``x * (base * scale^l - 1) + 0.5``), and every level has ``2^log2_hashmap_size`` rows (tiny-cuda-nn
   shrinks coarse levels to what they need); a DenseGrid gets the smallest power of two that makes
-  every level dense. The encodings are equally expressive, not bitwise equal.
+  every level dense (its ``log2_hashmap_size`` is ignored). Points outside [0, 1] are clamped. The
+  encodings are equally expressive, not bitwise equal.
 * ``params`` hold fastgen's layout (network weights in ``nn.Linear`` (out, in) layout, unpadded,
   then the encoding's table), and the random initial values come from torch's generator: the same
   seed gives different values than tiny-cuda-nn, and tiny-cuda-nn checkpoints of ``params`` do not

@@ -43,8 +43,8 @@ def number(where: str, config: dict, key: str, default: float, lo: float = -math
 
 
 def choice(where: str, config: dict, key: str, default: str, mapping: dict, unsupported=()) -> str:
-    """``mapping[name]`` for the ``name`` equal to the value up to case; names tiny-cuda-nn has but fastgen does not (``unsupported``) get
-    their own message."""
+    """``mapping[name]`` for the ``name`` equal to the value up to case; names tiny-cuda-nn has but
+    fastgen does not (``unsupported``) get their own message."""
     value = config.get(key, default)
     low = value.lower() if isinstance(value, str) else None
     for name, result in mapping.items():
