@@ -120,3 +120,17 @@ def test_torch_compile_fullgraph():
     expected.square().sum().backward()
     assert_close_rel(out, expected, F32)
     assert_close_rel(grad, model.params.grad, F32)
+
+
+def test_neural_radiance_caching_config_from_the_documentation():
+    """tiny-cuda-nn DOCUMENTATION.md's Composite example (TriangleWave, OneBlob, Identity for the rest)."""
+    encoding = {"otype": "Composite", "nested": [
+        {"n_dims_to_encode": 3, "otype": "TriangleWave", "n_frequencies": 12},
+        {"n_dims_to_encode": 5, "otype": "OneBlob", "n_bins": 4},
+        {"otype": "Identity"}]}
+    network = {"otype": "FullyFusedMLP", "activation": "ReLU", "output_activation": "None",
+               "n_neurons": 64, "n_hidden_layers": 2}
+    model = tcnn.NetworkWithInputEncoding(14, 3, encoding, network)
+    assert model._encoding.n_output_dims == 3 * 12 + 5 * 4 + 6
+    out = model(torch.rand(50, 14))
+    assert out.shape == (50, 3) and bool(torch.isfinite(out).all())
