@@ -53,3 +53,11 @@ def test_unimplemented_backend_says_why(gen):
 
     with pytest.raises(BackendUnavailableError, match="BLAS"):
         fused_mlp(torch.randn(3, 4), _ws(gen), backend="cpu")
+
+
+def test_triton_rejects_float64(gen, no_kernels):
+    from tests.conftest import skip_unless_available
+
+    skip_unless_available("triton")
+    with pytest.raises(TypeError, match="float64"):
+        fused_mlp(torch.randn(3, 4, dtype=torch.float64), _ws(gen, dtype=torch.float64), backend="triton")

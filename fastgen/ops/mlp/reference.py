@@ -38,6 +38,6 @@ def fused_mlp(x: torch.Tensor, weights, activation: str, output_activation: str)
     acc = accumulation_dtype(x.dtype)
     act, out_act = ACTIVATIONS[activation][0], ACTIVATIONS[output_activation][0]
     h = x.to(acc)
-    for w in weights[:-1]:
-        h = act(h @ w.to(acc).T)
-    return out_act(h @ weights[-1].to(acc).T).to(x.dtype)
+    for w in weights[:-1]:  # F.linear without bias: what an nn.Linear(bias=False) stack runs
+        h = act(F.linear(h, w.to(acc)))
+    return out_act(F.linear(h, weights[-1].to(acc))).to(x.dtype)
