@@ -200,3 +200,14 @@ def test_empty_batch():
                                                {"otype": "TriangleWave"}]}
     enc = tcnn.Encoding(8, config, dtype=torch.float32)
     assert enc(torch.rand(0, 8)).shape == (0, enc.n_output_dims)
+
+
+@pytest.mark.parametrize("reduction", ["Sum", "Product"])
+def test_composite_sum_and_product(reduction):
+    nested = [{"otype": "Frequency", "n_frequencies": 2, "n_dims_to_encode": 1},
+              {"otype": "TriangleWave", "n_frequencies": 4}]
+    x = _points(19, 2)
+    _, out = _encode(2, {"otype": "Composite", "reduction": reduction, "nested": nested}, x)
+    a = tcnn.Encoding(1, nested[0])(x[:, :1].float()).double()
+    b = tcnn.Encoding(1, nested[1])(x[:, 1:].float()).double()
+    assert_close_rel(out, a + b if reduction == "Sum" else a * b, F32)

@@ -24,7 +24,7 @@ Supported: encodings Identity (scale, offset), Frequency (n_frequencies), Triang
 (n_frequencies), OneBlob (n_bins, a power of two), SphericalHarmonics (degree 1..8),
 HashGrid / DenseGrid / Grid with type Hash or Dense (n_levels, n_features_per_level 1/2/4/8,
 log2_hashmap_size, base_resolution, per_level_scale, interpolation Linear; 2 or 3 input dims),
-Composite (nested, n_dims_to_encode, reduction Concatenation); networks FullyFusedMLP and
+Composite (nested, n_dims_to_encode, reduction Concatenation / Sum / Product); networks FullyFusedMLP and
 CutlassMLP (activation, output_activation: None, ReLU, LeakyReLU, Exponential, Sigmoid, Softplus,
 Tanh; n_neurons 16/32/64/128; n_hidden_layers 1..8) on :func:`fastgen.nerf.fused_mlp`. Anything
 else (TiledGrid, Nearest/Smoothstep interpolation, Sine/Squareplus, feedback_alignment, other

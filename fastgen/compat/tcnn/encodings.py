@@ -14,7 +14,8 @@ Each encoding is an object with ``n_input_dims``, ``n_output_dims``, ``n_params`
 * ``SphericalHarmonics``: the real SH of ``2 x - 1`` up to ``degree`` (see
   :mod:`.spherical_harmonics`), ``degree^2`` columns.
 * ``HashGrid`` / ``DenseGrid`` / ``Grid``: :func:`fastgen.nerf.hash_grid_encode`.
-* ``Composite``: the nested encodings on consecutive input dimensions, outputs concatenated.
+* ``Composite``: the nested encodings on consecutive input dimensions, outputs concatenated
+  (``reduction`` Concatenation), or summed / multiplied elementwise (Sum / Product).
 """
 from __future__ import annotations
 
@@ -165,8 +166,8 @@ class Grid:
 class Composite:
     def __init__(self, where, dims, config):
         C.check_keys(where, config, ("nested", "reduction", *_NESTED_KEYS))
-        C.choice(where, config, "reduction", "Concatenation", {"Concatenation": "cat"},
-                 unsupported=("Sum", "Product"))
+        self.reduction = C.choice(where, config, "reduction", "Concatenation",
+                                  {"Concatenation": "cat", "Sum": "sum", "Product": "prod"})
         nested = config.get("nested")
         if not isinstance(nested, (list, tuple)) or not nested:
             raise ValueError(f"{where}: 'nested' must be a non-empty list of encoding configs")
@@ -185,7 +186,11 @@ class Composite:
             self.children.append(build(name, n, child))
             left -= n
         self.n_input_dims = dims
-        self.n_output_dims = sum(c.n_output_dims for c in self.children)
+        widths = [c.n_output_dims for c in self.children]
+        if self.reduction != "cat" and len(set(widths)) > 1:
+            raise ValueError(f"{where}: 'reduction' {config['reduction']!r} needs nested encodings of one "
+                             f"output width, got widths {widths}")
+        self.n_output_dims = sum(widths) if self.reduction == "cat" else widths[0]
         self.n_params = sum(c.n_params for c in self.children)
 
     def init(self, generator):
@@ -196,7 +201,9 @@ class Composite:
         for c in self.children:
             outs.append(c.encode(x[:, dim:dim + c.n_input_dims], params[offset:offset + c.n_params]))
             dim, offset = dim + c.n_input_dims, offset + c.n_params
-        return torch.cat(outs, 1)
+        if self.reduction == "cat":
+            return torch.cat(outs, 1)
+        return torch.stack(outs).sum(0) if self.reduction == "sum" else torch.stack(outs).prod(0)
 
 
 def build(where: str, n_input_dims: int, config: dict):
