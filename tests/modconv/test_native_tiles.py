@@ -21,7 +21,7 @@ from fastgen.ops import upfirdn2d as U
 from fastgen.ops.bias_act import ACTIVATIONS
 from fastgen.ops.modconv import native, reference
 from tests.conftest import assert_close_rel
-from tests.modconv._helpers import detached, fir, grads_of, make_inputs
+from tests.modconv._helpers import detached, fir, grads_of, make_inputs, path_length_grads
 
 pytestmark = pytest.mark.skipif(ext_reason() is not None, reason=f"fastgen._C unavailable: {ext_reason()}")
 
@@ -131,10 +131,11 @@ def native_on_cpu(monkeypatch):
 
 @pytest.mark.parametrize("up", [1, 2])
 def test_block_forward_backward(native_on_cpu, gen, up):
-    """modconv_block on the native passes = the float64 reference, forward and every gradient."""
+    """modconv_block on the native passes = the float64 reference: forward, every gradient, and the
+    path-length step's second derivatives."""
     f = fir() if up > 1 else None
     inputs = make_inputs(gen, 2, 17, 5, 5, 4, up=up)
-    kw = dict(up=up, resample_filter=f, act="lrelu", gain=0.8, clamp=1.5)
+    kw = dict(up=up, resample_filter=f, act="lrelu", gain=0.8, clamp=0.4)
     y_ref = gan.modconv_block(**inputs, backend="reference", **kw)
     dy, g_ref = grads_of(y_ref, inputs.values(), gen)
     dev = detached(inputs)
@@ -143,6 +144,14 @@ def test_block_forward_backward(native_on_cpu, gen, up):
     got = torch.autograd.grad((y * dy).sum(), list(dev.values()))
     for g, r, name in zip(got, g_ref, dev):
         assert_close_rel(g, r, F64, f"up={up} d{name}")
+    # the path-length step: the native forward, then the differentiable composition's gradients
+    pl_noise = torch.randn(y_ref.shape, generator=gen, dtype=F64)
+    _, pl_ref, gg_ref = path_length_grads(lambda **t: gan.modconv_block(**t, backend="reference", **kw), inputs,
+                                          pl_noise)
+    _, pl, gg = path_length_grads(lambda **t: gan.modconv_block(**t, backend="auto", **kw), dev, pl_noise)
+    assert_close_rel(pl, pl_ref, F64, f"up={up} path-length grad")
+    for g, r, name in zip(gg, gg_ref, dev):
+        assert_close_rel(g, r, F64, f"up={up} d2{name}")
 
 
 def test_modulated_conv2d_down_and_gradcheck(native_on_cpu, gen):
