@@ -1,6 +1,6 @@
 """modconv implements the reference, cuda and triton backends (no cpu kernel: torch's oneDNN
 convolution is the fast CPU path): the ``modconv_backend`` fixture runs a test on each of them
-that can run here (cuda only on a GPU; its tile code runs on the CPU in test_native_tiles.py)."""
+that can run here (cuda only on a GPU; its tile code runs on the CPU in test_tiles_on_cpu.py)."""
 import pytest
 
 import fastgen.gan  # noqa: F401  (registers the ops)
