@@ -28,6 +28,7 @@ void bind_gan(py::module_& m);
 void bind_sample(py::module_& m);
 void bind_march(py::module_& m);
 void bind_filtered_lrelu(py::module_& m);
+void bind_modconv(py::module_& m);
 
 namespace {
 
@@ -90,4 +91,5 @@ PYBIND11_MODULE(_C, m) {
   bind_sample(m);
   bind_march(m);
   bind_filtered_lrelu(m);
+  bind_modconv(m);
 }

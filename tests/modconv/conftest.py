@@ -1,13 +1,13 @@
-"""modconv implements the reference and triton backends only (no cpu kernel: torch's oneDNN
-convolution is the fast CPU path; CUDA tensors run triton): the ``modconv_backend`` fixture runs
-a test on each of them that can run here."""
+"""modconv implements the reference, cuda and triton backends (no cpu kernel: torch's oneDNN
+convolution is the fast CPU path): the ``modconv_backend`` fixture runs a test on each of them
+that can run here (cuda only on a GPU; its tile code runs on the CPU in test_tiles_on_cpu.py)."""
 import pytest
 
 import fastgen.gan  # noqa: F401  (registers the ops)
 from tests.conftest import skip_unless_available
 
 
-@pytest.fixture(params=("reference", "triton"))
+@pytest.fixture(params=("reference", "cuda", "triton"))
 def modconv_backend(request) -> str:
     return skip_unless_available(request.param)
 

@@ -64,9 +64,9 @@ def test_low_precision(modconv_backend, mdevice, gen, dtype):
 
 def test_gradcheck_gradgradcheck(modconv_backend, mdevice, gen):
     """torch.autograd.gradcheck / gradgradcheck in float64 (tiny: finite differences)."""
-    # Under the Triton interpreter: up=1 first derivatives only (its double backward is the
-    # reference's, compared with it in test_forward_backward_double_backward).
-    for up in (1, 2) if modconv_backend == "reference" else (1,):
+    # Under the Triton interpreter: up=1 only. The kernel backends' double backward is the
+    # reference's, compared with it in test_forward_backward_double_backward.
+    for up in (1,) if modconv_backend == "triton" else (1, 2):
         inputs = make_inputs(gen, 1, 2, 1, 3, 2, device=mdevice, up=up)
         names = list(inputs)
         fn = _layer(up, mdevice, act="swish", backend=modconv_backend)
@@ -98,9 +98,9 @@ def _op_args(gen, device, backend):
     return x, wk, s.contiguous(), post, noise, b
 
 
-def test_opcheck_custom_ops(gen):
+@pytest.mark.parametrize("backend", ["triton", "cuda"])
+def test_opcheck_custom_ops(gen, backend):
     """torch.library.opcheck (schema, fake tensors, autograd registration) on the five ops."""
-    backend = "triton"
     from tests.conftest import skip_unless_available
     skip_unless_available(backend)
     from tests.conftest import backend_device
@@ -120,15 +120,16 @@ def test_opcheck_custom_ops(gen):
 
 
 @pytest.mark.slow
-def test_compile_fullgraph(gen):
-    """The block's forward + backward under torch.compile(fullgraph=True) = eager (triton)."""
+@pytest.mark.parametrize("backend", ["triton", "cuda"])
+def test_compile_fullgraph(gen, backend):
+    """The block's forward + backward under torch.compile(fullgraph=True) = eager."""
     from tests.conftest import backend_device, skip_unless_available
 
-    skip_unless_available("triton")
-    dev = backend_device("triton")
+    skip_unless_available(backend)
+    dev = backend_device(backend)
     torch._dynamo.reset()
     inputs = make_inputs(gen, 2, 3, 4, 4, 4, device=dev)
-    fn = _layer(1, dev, backend="triton", clamp=0.9)
+    fn = _layer(1, dev, backend=backend, clamp=0.9)
     compiled = torch.compile(lambda **kw: fn(**kw), fullgraph=True)
     a, b = detached(inputs), detached(inputs)
     ye, yc = fn(**a), compiled(**b)

@@ -33,7 +33,7 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("backend", ["reference", "triton"])
+@pytest.mark.parametrize("backend", ["reference", "cuda", "triton"])
 @pytest.mark.parametrize("what, change, exc, word", CASES, ids=[c[0] for c in CASES])
 def test_modulated_conv2d_bad_input(backend, what, change, exc, word):
     x, w, s = _args()
@@ -43,7 +43,7 @@ def test_modulated_conv2d_bad_input(backend, what, change, exc, word):
         G.modulated_conv2d(backend=backend, **kwargs)
 
 
-@pytest.mark.parametrize("backend", ["reference", "triton"])
+@pytest.mark.parametrize("backend", ["reference", "cuda", "triton"])
 def test_modulated_conv2d_down_bad(backend):
     x, w, s = _args()
     with pytest.raises(ValueError, match="down"):
@@ -52,7 +52,7 @@ def test_modulated_conv2d_down_bad(backend):
         G.modulated_conv2d(torch.randn(2, 4, 2, 2), w, s[:2], padding=0, backend=backend)
 
 
-@pytest.mark.parametrize("backend", ["reference", "triton"])
+@pytest.mark.parametrize("backend", ["reference", "cuda", "triton"])
 def test_modconv_block_bad_input(backend):
     x, w, s = _args()
     b = torch.zeros(3)

@@ -4,9 +4,10 @@ StyleGAN2-ADA / StyleGAN3 semantics: :func:`modulated_conv2d` and :func:`modconv
 Backends: ``reference`` (the composition of conv2d_resample and bias_act) and ``triton`` (an
 implicit-GEMM convolution that scales x by the styles while loading it, applies demodulation,
 noise, bias, activation, gain and clamp in its epilogue and never forms the (N, O, I, kh, kw)
-modulated weights; first backward as kernels too). No ``cpu`` backend: torch's convolution
-(oneDNN) is the fast CPU path and the reference is made of it. No ``cuda`` backend: CUDA tensors
-run the Triton kernels (``auto`` picks them).
+modulated weights; first backward as kernels too) and ``cuda`` (the same passes as CUDA C++,
+csrc/modconv: a shared-memory tiled implicit GEMM; ``auto`` picks it for CUDA tensors when the
+extension is built with CUDA). No ``cpu`` backend: torch's convolution (oneDNN) is the fast CPU
+path and the reference is made of it (the CUDA tile code also runs on CPU launchers, for tests).
 """
 from __future__ import annotations
 
@@ -23,9 +24,8 @@ from fastgen.ops.modconv import reference
 
 __all__ = ["modulated_conv2d", "modconv_block"]
 
-_BACKENDS = ("reference", "triton")
-_MISSING = {"cpu": "torch's convolution (oneDNN) is the fast CPU path, so CPU tensors run the reference",
-            "cuda": "CUDA tensors run the Triton implicit-GEMM kernels"}
+_BACKENDS = ("reference", "cuda", "triton")
+_MISSING = {"cpu": "torch's convolution (oneDNN) is the fast CPU path, so CPU tensors run the reference"}
 register_op("modulated_conv2d", "modconv", backends=_BACKENDS, missing=_MISSING)
 register_op("modconv_block", "modconv", backends=_BACKENDS, missing=_MISSING)
 
@@ -158,16 +158,17 @@ def modulated_conv2d(x, weight, styles, noise=None, up=1, down=1, padding=0, res
         weight: (O, I, kh, kw) float; cast to x's dtype for the convolution.
         styles: (N, I), weight's dtype.
         noise: optional tensor broadcastable to the output (N, O, H', W'), added last.
-        up, down: int >= 1 (the triton backend: not both > 1).
+        up, down: int >= 1 (the triton and cuda backends: not both > 1).
         padding: int, [px, py] or [x0, x1, y0, y1], as in conv2d_resample.
         resample_filter: float32 FIR filter (:func:`fastgen.gan.setup_filter`) or None.
         demodulate: normalise each output channel (StyleGAN2's weight demodulation).
         flip_weight: True = correlate (torch's conv2d), False = true convolution.
-        fused_modconv: the reference's formulation (see above). The triton backend always runs
-            the non-fused formulation on one kernel, never forming the modulated weights.
+        fused_modconv: the reference's formulation (see above). The triton and cuda backends always
+            run the non-fused formulation on one kernel, never forming the modulated weights.
         input_gain: optional tensor broadcastable to (N, I) scaling the input channels.
-        backend: ``"auto"``, ``"reference"`` or ``"triton"`` (CPU tensors run the reference:
-            torch's oneDNN convolution is the fast CPU path; CUDA tensors run triton).
+        backend: ``"auto"``, ``"reference"``, ``"cuda"`` or ``"triton"`` (CPU tensors run the
+            reference: torch's oneDNN convolution is the fast CPU path; CUDA tensors run cuda when
+            the extension has CUDA, else triton).
 
     Returns:
         (N, O, H', W') tensor of x's dtype, differentiable with respect to x, weight, styles,
@@ -205,7 +206,7 @@ def modconv_block(x, weight, styles, bias, noise=None, up=1, act="lrelu", gain=1
     (:data:`fastgen.gan.ACTIVATIONS`: sqrt(2) for lrelu). The clamp is in output units (StyleGAN2
     passes ``conv_clamp * gain``).
 
-    The triton backend runs it in the fewest passes: for up = 1 one implicit-GEMM kernel (styles
+    The triton and cuda backends run it in the fewest passes (the same passes): for up = 1 one implicit-GEMM kernel (styles
     applied while x is loaded, demodulation, noise, bias, activation, gain and clamp in its
     epilogue); for up > 1 the zero-inserted (transposed) convolution as an implicit GEMM that
     skips the inserted zeros, the FIR (:func:`fastgen.gan.upfirdn2d`), then one epilogue kernel.
@@ -222,7 +223,7 @@ def modconv_block(x, weight, styles, bias, noise=None, up=1, act="lrelu", gain=1
         up: int >= 1; act, gain, clamp: as :func:`fastgen.gan.bias_act`.
         resample_filter: FIR filter for up > 1 (StyleGAN2: ``setup_filter([1, 3, 3, 1])``).
         demodulate: weight demodulation.
-        backend: ``"auto"``, ``"reference"`` or ``"triton"``.
+        backend: ``"auto"``, ``"reference"``, ``"cuda"`` or ``"triton"``.
 
     Returns:
         (N, O, H', W') tensor of x's dtype, twice differentiable with respect to x, weight,
