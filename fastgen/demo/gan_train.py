@@ -110,7 +110,14 @@ class Trainer:
         self.step_count = 0
         self.nimg = 0
         self._labels = None  # the current step's real labels (conditional models)
+        # what the non-regularised phases run: G's synthesis and D, or their torch.compile'd versions
+        self.synthesis_main, self.D_main = self.G.synthesis, self.D
         self.gen = torch.Generator(device).manual_seed(cfg.seed * 1009 + self.rank + 1)
+
+    def compile_main_phases(self, **options) -> None:
+        """Run G's synthesis and D under ``torch.compile(**options)`` in Gmain and Dmain. The R1 and
+        path-length phases stay eager: AOTAutograd has no double backward."""
+        self.synthesis_main, self.D_main = torch.compile(self.G.synthesis, **options), torch.compile(self.D, **options)
 
     # ------------------------------------------------------------------ helpers
     def _z(self, n):
@@ -138,11 +145,12 @@ class Trainer:
     def g_main(self) -> float:
         self._train_only(self.G)
         c = self._fake_labels(self.batch_per_rank)
-        img = self.G(self._z(self.batch_per_rank), c, update_w_avg=True, mixing_prob=self.cfg.mixing_prob)
+        img = self.synthesis_main(self.G.map(self._z(self.batch_per_rank), c, update_w_avg=True,
+                                             mixing_prob=self.cfg.mixing_prob))
         if self.world > 1:  # the update is linear in the batch mean of w: averaging w_avg averages it over ranks
             dist.all_reduce(self.G.mapping.w_avg)
             self.G.mapping.w_avg /= self.world
-        loss = F.softplus(-self.D(img, c)).mean()
+        loss = F.softplus(-self.D_main(img, c)).mean()
         self._phase(self.G, self.G_opt, loss)
         return float(loss.detach())
 
@@ -168,8 +176,8 @@ class Trainer:
         self._train_only(self.D)
         with torch.no_grad():
             c = self._fake_labels(self.batch_per_rank)
-            fakes = self.G(self._z(self.batch_per_rank), c, mixing_prob=self.cfg.mixing_prob)
-        loss = F.softplus(self.D(fakes, c)).mean() + F.softplus(-self.D(reals, self._labels)).mean()
+            fakes = self.synthesis_main(self.G.map(self._z(self.batch_per_rank), c, mixing_prob=self.cfg.mixing_prob))
+        loss = F.softplus(self.D_main(fakes, c)).mean() + F.softplus(-self.D_main(reals, self._labels)).mean()
         self._phase(self.D, self.D_opt, loss)
         return float(loss.detach())
 
