@@ -201,14 +201,18 @@ class Generator(torch.nn.Module):
         channel_base, channel_max: channels at resolution r are min(channel_base / r, channel_max).
         mapping_layers: depth of the mapping network.
         num_fp16_res: the highest resolutions that run in float16 on CUDA (0 = none).
+        c_dim: label size (0: unconditional).
+        synthesis: a synthesis network to use instead of StyleGAN2's (one with ``num_ws``, e.g.
+            :class:`fastgen.models.stylegan3.AliasFreeSynthesis`).
         backend: the fastgen backend every op runs on.
     """
 
     def __init__(self, z_dim=64, w_dim=64, resolution=32, channel_base=2048, channel_max=128,
-                 mapping_layers=2, num_fp16_res=0, c_dim=0, backend="auto"):
+                 mapping_layers=2, num_fp16_res=0, c_dim=0, synthesis=None, backend="auto"):
         super().__init__()
         self.z_dim, self.w_dim, self.resolution, self.c_dim = z_dim, w_dim, resolution, c_dim
-        self.synthesis = SynthesisNetwork(w_dim, resolution, channel_base, channel_max, num_fp16_res, backend)
+        self.synthesis = synthesis if synthesis is not None else SynthesisNetwork(
+            w_dim, resolution, channel_base, channel_max, num_fp16_res, backend)
         self.num_ws = self.synthesis.num_ws
         self.mapping = MappingNetwork(z_dim, w_dim, self.num_ws, mapping_layers, c_dim=c_dim, backend=backend)
 
@@ -313,9 +317,20 @@ class Discriminator(torch.nn.Module):
         return x
 
 
-def make_models(resolution=32, backend="auto", num_fp16_res=0, **sizes):
-    """(G, D) of the demo's default sizes at ``resolution``; ``sizes`` overrides Generator's."""
-    g = Generator(resolution=resolution, backend=backend, num_fp16_res=num_fp16_res, **sizes)
+def make_models(resolution=32, backend="auto", num_fp16_res=0, arch="sg2", sg3_layers=6, **sizes):
+    """(G, D) of the demo's default sizes at ``resolution``; ``sizes`` overrides Generator's.
+    ``arch="sg3"``: the alias-free synthesis of :mod:`fastgen.models.stylegan3` (``sg3_layers``
+    layers, float32) with StyleGAN2's mapping and discriminator."""
+    if arch not in ("sg2", "sg3"):
+        raise ValueError(f"make_models: arch must be 'sg2' or 'sg3', got {arch!r}")
+    synthesis = None
+    if arch == "sg3":
+        from fastgen.models.stylegan3 import AliasFreeSynthesis
+
+        synthesis = AliasFreeSynthesis(sizes.get("w_dim", 64), resolution, sizes.get("channel_base", 2048),
+                                       sizes.get("channel_max", 128), layers=sg3_layers, backend=backend)
+        num_fp16_res = 0
+    g = Generator(resolution=resolution, backend=backend, num_fp16_res=num_fp16_res, synthesis=synthesis, **sizes)
     d = Discriminator(resolution=resolution, channel_base=sizes.get("channel_base", 2048),
                       channel_max=sizes.get("channel_max", 128), c_dim=sizes.get("c_dim", 0), backend=backend)
     return g, d
