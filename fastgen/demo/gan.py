@@ -51,6 +51,11 @@ def parse_args(argv) -> argparse.Namespace:
     p.add_argument("--snap-kimg", type=float, default=1.0, help="sample grid, SWD and checkpoint interval (default 1)")
     p.add_argument("--swd-images", type=int, default=512, help="real and generated images per SWD (default 512)")
     p.add_argument("--dataset-size", type=int, default=5000, help="images of the procedural dataset (default 5000)")
+    p.add_argument("--arch", choices=("sg2", "sg3"), default="sg2",
+                   help="synthesis network: StyleGAN2's (default) or StyleGAN3-T's alias-free one (float32)")
+    p.add_argument("--sg3-layers", type=int, default=6, help="alias-free layers of --arch sg3 (default 6)")
+    p.add_argument("--mapping-layers", type=int, default=2, help="depth of the mapping network (default 2)")
+    p.add_argument("--lr", type=float, default=0.0025, help="Adam learning rate of G and D (default 0.0025)")
     p.add_argument("--cond", action="store_true",
                    help="class-conditional G and D on the data's labels (sub-folders or dataset.json)")
     p.add_argument("--xflip", action="store_true", help="add mirrored copies of the training images")
@@ -155,10 +160,12 @@ def main(argv) -> int:
         out.mkdir(parents=True, exist_ok=True)
     fp16_res = args.fp16_res if args.fp16_res is not None else (2 if device.type == "cuda" else 0)
     dataset = _dataset(args)
-    cfg = TrainConfig(resolution=args.resolution, batch=args.batch, seed=args.seed, backend=args.backend,
-                      r1_gamma=args.r1_gamma, num_fp16_res=fp16_res,
-                      sizes={"z_dim": 64, "w_dim": 64, "channel_base": args.channel_base, "channel_max": args.channel_max,
-                             "c_dim": dataset.label_dim})
+    sizes = {"z_dim": 64, "w_dim": 64, "channel_base": args.channel_base, "channel_max": args.channel_max,
+             "c_dim": dataset.label_dim, "mapping_layers": args.mapping_layers}
+    if args.arch == "sg3":
+        sizes.update(arch="sg3", sg3_layers=args.sg3_layers)
+    cfg = TrainConfig(resolution=args.resolution, batch=args.batch, seed=args.seed, backend=args.backend, lr=args.lr,
+                      r1_gamma=args.r1_gamma, num_fp16_res=fp16_res, sizes=sizes)
     trainer = Trainer(cfg, device)
     summary_path, ckpt_path = out / "summary.json", out / "checkpoint.pt"
     previous, history = {}, []

@@ -37,8 +37,25 @@ def test_outputs_vary_with_z_and_the_resolution_is_exact():
 
 def test_r1_and_path_length_gradients_match_the_reference(backend, device):
     skip_cpu(backend)  # the model's other ops (modulated_conv2d, bias_act, conv2d_resample) have no cpu backend
-    assert_matches_reference(backend, device, 16, SG3)
+    # 8x8 under the interpreter, whose cost is per kernel launch and pixel (16x16 takes ~40 s there)
+    assert_matches_reference(backend, device, 8 if backend == "triton" and device.type == "cpu" else 16, SG3)
 
 
 def test_a_few_iterations_with_both_regularisers(backend, device):
     train_a_few_iterations(backend, device, SG3)
+
+
+def test_demo_trains_the_sg3_generator(tmp_path):
+    import json
+
+    from fastgen.data.procedural_shapes import write_shapes
+    from fastgen.demo import gan as demo
+
+    data = write_shapes(tmp_path / "shapes", count=8, resolution=32, seed=0)
+    args = ["--data", str(data), "--out", str(tmp_path / "run"), "--resolution", "16", "--kimg", "0.004",
+            "--batch", "4", "--channel-base", "64", "--channel-max", "8", "--snap-kimg", "0.004", "--swd-images", "8",
+            "--workers", "0", "--no-progress", "--arch", "sg3", "--sg3-layers", "3"]
+    assert demo.main(args) == 0
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["config"]["sizes"]["arch"] == "sg3" and summary["steps"] == 1
+    assert (tmp_path / "run" / "samples.png").is_file()
