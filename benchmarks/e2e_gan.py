@@ -44,7 +44,11 @@ def parse_args(argv):
     p.add_argument("--batch", type=int, help="default 64 on CUDA, 16 on CPU")
     p.add_argument("--cycles", type=int, help="timed cycles of 16 iterations per backend (default 2 CPU, 10 CUDA)")
     p.add_argument("--backends", default=None, help="comma list (default: auto's pick on the device, and reference)")
-    p.add_argument("--compile", action="store_true", help="also time the reference under torch.compile (CUDA)")
+    p.add_argument("--compile", action="store_true",
+                   help="also time the reference with G's synthesis and D under torch.compile in the main phases "
+                        "(R1 and path length stay eager: AOTAutograd has no double backward); a compile failure "
+                        "is recorded with its reason")
+    p.add_argument("--fp16-res", type=int, help="synthesis resolutions in float16 (CUDA only; default 2 on CUDA, 0 on CPU)")
     p.add_argument("--threads", type=int, help="torch CPU threads (default: the cores this process may use)")
     p.add_argument("--out", default=str(Path(__file__).resolve().parent / "results"))
     return p.parse_args(argv)
@@ -55,16 +59,14 @@ def _sync(device):
         torch.cuda.synchronize()
 
 
-def run_backend(backend, device, resolution, batch, cycles, loader, compile_model=False) -> tuple:
+def run_backend(backend, device, resolution, batch, cycles, loader, compile_model=False, fp16_res=0) -> tuple:
     """(ms per iteration over ``cycles`` cycles, median cycle, peak MB, trainer) after one warm-up cycle."""
-    cfg = TrainConfig(resolution=resolution, batch=batch, backend=backend,
-                      num_fp16_res=2 if device.type == "cuda" else 0,
+    cfg = TrainConfig(resolution=resolution, batch=batch, backend=backend, num_fp16_res=fp16_res,
                       sizes={"z_dim": 64, "w_dim": 64, "channel_base": 512 if device.type == "cpu" else 8192,
                              "channel_max": 64 if device.type == "cpu" else 256})
     trainer = Trainer(cfg, device)
     if compile_model:
-        trainer.G.synthesis = torch.compile(trainer.G.synthesis)
-        trainer.D = torch.compile(trainer.D)
+        trainer.compile_main_phases()
     batches = [next(loader)[0].to(device, torch.float32) / 127.5 - 1 for _ in range(4)]
     cycle_ms = []
     if device.type == "cuda":
@@ -107,16 +109,28 @@ def main(argv=None) -> int:
             continue
         plan.append((name, False))
     plan += [("reference", True)] if args.compile else []
+    fp16_res = args.fp16_res if args.fp16_res is not None else (2 if device.type == "cuda" else 0)
+    if fp16_res and device.type != "cuda":
+        print("--fp16-res: float16 synthesis runs on CUDA only (CPU runs float32)")
     for backend, compiled in plan:
-        ms, peak, trainer = run_backend(backend, device, resolution, batch, cycles, loader, compiled)
         name = "compile" if compiled else backend
+        record = {"case": f"gan_train_step_{resolution}px_b{batch}", "op": "gan_train_step",
+                  "backend": name, "direction": "fwd+bwd+bwd2",
+                  "shape": {"resolution": resolution, "batch": batch, "iterations_per_cycle": CYCLE},
+                  "dtype": "float16+float32" if device.type == "cuda" and fp16_res else "float32",
+                  "gbps": None, "pct_of_peak": None}
+        try:
+            ms, peak, trainer = run_backend(backend, device, resolution, batch, cycles, loader, compiled, fp16_res)
+        except Exception as exc:  # noqa: BLE001  (torch.compile's failures have many types: record, go on)
+            if not compiled:
+                raise
+            reason = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"[:500]
+            print(f"{name:<10} failed under torch.compile: {reason}")
+            records.append({**record, "ms": None, "throughput": None, "peak_mb": None, "error": reason})
+            continue
         print(f"{name:<10} {ms:9.1f} ms/iter  {batch * 1e3 / ms:8.1f} images/s" + (f"  peak {peak:.0f} MB" if peak else ""))
-        records.append({"case": f"gan_train_step_{resolution}px_b{batch}", "op": "gan_train_step",
-                        "backend": name, "direction": "fwd+bwd+bwd2",
-                        "shape": {"resolution": resolution, "batch": batch, "iterations_per_cycle": CYCLE},
-                        "dtype": "float16+float32" if device.type == "cuda" else "float32",
-                        "ms": round(ms, 3), "throughput": round(batch * 1e3 / ms, 2), "throughput_unit": "images/s",
-                        "peak_mb": None if peak is None else round(peak, 1), "gbps": None, "pct_of_peak": None})
+        records.append({**record, "ms": round(ms, 3), "throughput": round(batch * 1e3 / ms, 2),
+                        "throughput_unit": "images/s", "peak_mb": None if peak is None else round(peak, 1)})
         if (backend, compiled) == plan[0]:
             with torch.no_grad():
                 z = torch.randn(64, trainer.G.z_dim, generator=torch.Generator().manual_seed(0)).to(device)

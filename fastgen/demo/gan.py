@@ -51,6 +51,13 @@ def parse_args(argv) -> argparse.Namespace:
     p.add_argument("--snap-kimg", type=float, default=1.0, help="sample grid, SWD and checkpoint interval (default 1)")
     p.add_argument("--swd-images", type=int, default=512, help="real and generated images per SWD (default 512)")
     p.add_argument("--dataset-size", type=int, default=5000, help="images of the procedural dataset (default 5000)")
+    p.add_argument("--arch", choices=("sg2", "sg3"), default="sg2",
+                   help="synthesis network: StyleGAN2's (default) or StyleGAN3-T's alias-free one (float32)")
+    p.add_argument("--sg3-layers", type=int, default=6, help="alias-free layers of --arch sg3 (default 6)")
+    p.add_argument("--mapping-layers", type=int, default=2, help="depth of the mapping network (default 2)")
+    p.add_argument("--lr", type=float, default=0.0025, help="Adam learning rate of G and D (default 0.0025)")
+    p.add_argument("--cond", action="store_true",
+                   help="class-conditional G and D on the data's labels (sub-folders or dataset.json)")
     p.add_argument("--xflip", action="store_true", help="add mirrored copies of the training images")
     p.add_argument("--workers", type=int, default=2, help="DataLoader worker processes (default 2)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
@@ -86,11 +93,15 @@ def _dataset(args) -> ImageDataset:
             write_shapes(path, args.dataset_size, args.resolution, args.seed)
         if dist.is_initialized():
             dist.barrier()
-    return ImageDataset(path, args.resolution, xflip=args.xflip)
+    dataset = ImageDataset(path, args.resolution, xflip=args.xflip, use_labels=args.cond)
+    if args.cond and dataset.label_dim == 0:
+        raise ValueError(f"--cond: the data at {path} has no class labels (no sub-folders and no dataset.json)")
+    return dataset
 
 
-def _reals(batch, device) -> torch.Tensor:
-    return batch[0].to(device, torch.float32) / 127.5 - 1
+def _reals(batch, device) -> tuple:
+    """(images as floats in [-1, 1], labels) of a loader batch."""
+    return batch[0].to(device, torch.float32) / 127.5 - 1, batch[1].to(device)
 
 
 class Snapshots:
@@ -102,23 +113,28 @@ class Snapshots:
         index = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(seed))[:n]
         reals = torch.stack([dataset[int(i)][0] for i in index]).float() / 127.5 - 1
         self.real_desc = swd.descriptors(reals, seed=seed)
+        # the generated SWD images get the real subset's labels: the same class mix
+        self.swd_c = torch.stack([dataset[int(i)][1] for i in index]) if trainer.G.c_dim else None
         self.n, self.seed = n, seed
         self.grid_z = torch.randn(GRID_ROWS * GRID_COLS, trainer.G.z_dim, generator=torch.Generator().manual_seed(seed))
+        self.grid_c = pictures.class_labels(GRID_ROWS * GRID_COLS, trainer.G.c_dim, "cpu")  # class i % c_dim
         (out / "grids").mkdir(parents=True, exist_ok=True)
         pictures.save_grid(reals[:GRID_ROWS * GRID_COLS], GRID_ROWS, out / "reals.png")
 
     @torch.no_grad()
-    def generate(self, z) -> torch.Tensor:
-        G = self.trainer.G_ema
-        return torch.cat([G(c.to(self.trainer.device), noise_mode="const").cpu() for c in z.split(64)])
+    def generate(self, z, c=None) -> torch.Tensor:
+        G, dev = self.trainer.G_ema, self.trainer.device
+        cs = c.split(64) if c is not None else [None] * len(z.split(64))
+        return torch.cat([G(zi.to(dev), None if ci is None else ci.to(dev), noise_mode="const").cpu()
+                          for zi, ci in zip(z.split(64), cs)])
 
     def measure_swd(self) -> dict:
         z = torch.randn(self.n, self.trainer.G.z_dim, generator=torch.Generator().manual_seed(self.seed + 7))
-        return swd.swd(self.real_desc, self.generate(z), seed=self.seed)
+        return swd.swd(self.real_desc, self.generate(z, self.swd_c), seed=self.seed)
 
     def grid(self) -> Path:
         path = self.out / "grids" / f"fakes_{self.trainer.nimg:08d}.png"
-        images = self.generate(self.grid_z)
+        images = self.generate(self.grid_z, self.grid_c)
         pictures.save_grid(images, GRID_ROWS, path)
         pictures.save_grid(images, GRID_ROWS, self.out / "samples.png")
         return path
@@ -143,11 +159,14 @@ def main(argv) -> int:
     if rank == 0:
         out.mkdir(parents=True, exist_ok=True)
     fp16_res = args.fp16_res if args.fp16_res is not None else (2 if device.type == "cuda" else 0)
-    cfg = TrainConfig(resolution=args.resolution, batch=args.batch, seed=args.seed, backend=args.backend,
-                      r1_gamma=args.r1_gamma, num_fp16_res=fp16_res,
-                      sizes={"z_dim": 64, "w_dim": 64, "channel_base": args.channel_base, "channel_max": args.channel_max})
-    trainer = Trainer(cfg, device)
     dataset = _dataset(args)
+    sizes = {"z_dim": 64, "w_dim": 64, "channel_base": args.channel_base, "channel_max": args.channel_max,
+             "c_dim": dataset.label_dim, "mapping_layers": args.mapping_layers}
+    if args.arch == "sg3":
+        sizes.update(arch="sg3", sg3_layers=args.sg3_layers)
+    cfg = TrainConfig(resolution=args.resolution, batch=args.batch, seed=args.seed, backend=args.backend, lr=args.lr,
+                      r1_gamma=args.r1_gamma, num_fp16_res=fp16_res, sizes=sizes)
+    trainer = Trainer(cfg, device)
     summary_path, ckpt_path = out / "summary.json", out / "checkpoint.pt"
     previous, history = {}, []
     if ckpt_path.exists() and not args.no_resume:
@@ -175,7 +194,7 @@ def main(argv) -> int:
     with _progress(rank != 0 or args.no_progress) as progress:
         task = progress.add_task("train", total=max(target - start_nimg, 1), kimg="", losses="", speed="")
         while trainer.nimg < target:
-            stats = trainer.step(_reals(next(loader), device))
+            stats = trainer.step(*_reals(next(loader), device))
             elapsed = time.perf_counter() - t0
             history.append({"kimg": trainer.nimg / 1000, "seconds": round(elapsed, 2), **stats})
             speed = (trainer.nimg - start_nimg) / max(elapsed - eval_seconds, 1e-9)
@@ -209,7 +228,8 @@ def main(argv) -> int:
         summary = {
             "config": asdict(cfg), "device": str(device), "world_size": world_size,
             "threads": torch.get_num_threads(),
-            "data": {"path": str(dataset.path), "images": len(dataset), "skipped_unreadable": dataset.skipped},
+            "data": {"path": str(dataset.path), "images": len(dataset), "skipped_unreadable": dataset.skipped,
+                     "classes": dataset.class_names if args.cond else None},
             "start_kimg": start_nimg / 1000, "kimg": trainer.nimg / 1000, "steps": trainer.step_count,
             "train_seconds_this_run": train_seconds, "eval_seconds_this_run": eval_seconds,
             "images_per_second": (trainer.nimg - start_nimg) / max(train_seconds, 1e-9),

@@ -12,6 +12,13 @@ def to_uint8(images: torch.Tensor) -> np.ndarray:
     return x.permute(0, 2, 3, 1).numpy()
 
 
+def class_labels(n: int, c_dim: int, device) -> torch.Tensor | None:
+    """One-hot labels cycling through the classes (image i gets class i % c_dim); None when c_dim is 0."""
+    if c_dim == 0:
+        return None
+    return torch.nn.functional.one_hot(torch.arange(n, device=device) % c_dim, c_dim).float()
+
+
 def save_grid(images: torch.Tensor, rows: int, path, scale: int = 2) -> None:
     """Tile N images into ``rows`` rows (N / rows columns) and save as a PNG, upscaled by ``scale``."""
     pixels = to_uint8(images)
@@ -26,11 +33,13 @@ def save_grid(images: torch.Tensor, rows: int, path, scale: int = 2) -> None:
 
 @torch.no_grad()
 def interpolation_strip(G, path, rows=4, steps=10, seed=0) -> None:
-    """Each row walks linearly in w from one latent's w to another's (constant noise)."""
+    """Each row walks linearly in w from one latent's w to another's (constant noise; row i of a
+    conditional G has class i)."""
     device = G.mapping.w_avg.device
     gen = torch.Generator().manual_seed(seed)
     z = torch.randn(rows, 2, G.z_dim, generator=gen).to(device)
-    w0, w1 = G.mapping(z[:, 0]), G.mapping(z[:, 1])
+    c = class_labels(rows, G.c_dim, device)
+    w0, w1 = G.mapping(z[:, 0], c), G.mapping(z[:, 1], c)
     t = torch.linspace(0, 1, steps, device=device).reshape(1, steps, 1, 1)
     ws = w0[:, None].lerp(w1[:, None], t).reshape(rows * steps, G.num_ws, -1)
     save_grid(G.synthesis(ws, noise_mode="const"), rows, path)
@@ -41,7 +50,8 @@ def truncation_strip(G, path, rows=4, psis=(1.0, 0.8, 0.6, 0.4, 0.2, 0.0), seed=
     """Each row is one latent at decreasing truncation psi; the last column (psi 0) is the w_avg image."""
     device = G.mapping.w_avg.device
     z = torch.randn(rows, G.z_dim, generator=torch.Generator().manual_seed(seed)).to(device)
-    images = [G(z, truncation_psi=psi, noise_mode="const") for psi in psis]
+    c = class_labels(rows, G.c_dim, device)
+    images = [G(z, c, truncation_psi=psi, noise_mode="const") for psi in psis]
     save_grid(torch.stack(images, dim=1).flatten(0, 1), rows, path)
 
 

@@ -8,6 +8,10 @@
 * Dreg (every ``r1_interval`` steps): R1 = gamma / 2 * |grad_x D(x)|^2 on reals, a second-order
   gradient through D.
 
+Conditional models (``sizes["c_dim"] > 0``): :meth:`Trainer.step` takes the reals' labels; the
+generated images get the same batch's labels in a random order, so the fakes' classes follow
+the data's class frequencies (StyleGAN2-ADA draws them from the dataset's labels).
+
 Lazy regularisation as StyleGAN2: the penalties are scaled by their interval, and Adam's learning
 rate and betas are adjusted by interval / (interval + 1). The EMA of G (``G_ema``) follows the
 half-life ``ema_kimg`` with a ramp-up.
@@ -105,11 +109,26 @@ class Trainer:
         self.pl_mean = torch.zeros([], device=device)
         self.step_count = 0
         self.nimg = 0
+        self._labels = None  # the current step's real labels (conditional models)
+        # what the non-regularised phases run: G's synthesis and D, or their torch.compile'd versions
+        self.synthesis_main, self.D_main = self.G.synthesis, self.D
         self.gen = torch.Generator(device).manual_seed(cfg.seed * 1009 + self.rank + 1)
+
+    def compile_main_phases(self, **options) -> None:
+        """Run G's synthesis and D under ``torch.compile(**options)`` in Gmain and Dmain. The R1 and
+        path-length phases stay eager: AOTAutograd has no double backward."""
+        self.synthesis_main, self.D_main = torch.compile(self.G.synthesis, **options), torch.compile(self.D, **options)
 
     # ------------------------------------------------------------------ helpers
     def _z(self, n):
         return torch.randn(n, self.G.z_dim, device=self.device, generator=self.gen)
+
+    def _fake_labels(self, n):
+        """Labels for n generated images: the current reals' labels, shuffled (None: unconditional)."""
+        if self._labels is None:
+            return None
+        order = torch.randperm(self._labels.shape[0], device=self.device, generator=self.gen)
+        return self._labels[order[:n]]
 
     def _train_only(self, module) -> None:
         """Let gradients flow into ``module``'s weights only (the other network is held fixed)."""
@@ -125,11 +144,13 @@ class Trainer:
     # ------------------------------------------------------------------ the four phases
     def g_main(self) -> float:
         self._train_only(self.G)
-        img = self.G(self._z(self.batch_per_rank), update_w_avg=True, mixing_prob=self.cfg.mixing_prob)
+        c = self._fake_labels(self.batch_per_rank)
+        img = self.synthesis_main(self.G.map(self._z(self.batch_per_rank), c, update_w_avg=True,
+                                             mixing_prob=self.cfg.mixing_prob))
         if self.world > 1:  # the update is linear in the batch mean of w: averaging w_avg averages it over ranks
             dist.all_reduce(self.G.mapping.w_avg)
             self.G.mapping.w_avg /= self.world
-        loss = F.softplus(-self.D(img)).mean()
+        loss = F.softplus(-self.D_main(img, c)).mean()
         self._phase(self.G, self.G_opt, loss)
         return float(loss.detach())
 
@@ -137,7 +158,7 @@ class Trainer:
         """Path-length penalty; its backward differentiates through the gradient of G."""
         self._train_only(self.G)
         n = self.batch_per_rank // self.cfg.pl_batch_shrink
-        ws = self.G.map(self._z(n), mixing_prob=self.cfg.mixing_prob)
+        ws = self.G.map(self._z(n), self._fake_labels(n), mixing_prob=self.cfg.mixing_prob)
         img = self.G.synthesis(ws)
         noise = torch.randn(img.shape, device=self.device, generator=self.gen) / math.sqrt(img.shape[2] * img.shape[3])
         (grad,) = torch.autograd.grad((img * noise).sum(), ws, create_graph=True)
@@ -154,8 +175,9 @@ class Trainer:
     def d_main(self, reals) -> float:
         self._train_only(self.D)
         with torch.no_grad():
-            fakes = self.G(self._z(self.batch_per_rank), mixing_prob=self.cfg.mixing_prob)
-        loss = F.softplus(self.D(fakes)).mean() + F.softplus(-self.D(reals)).mean()
+            c = self._fake_labels(self.batch_per_rank)
+            fakes = self.synthesis_main(self.G.map(self._z(self.batch_per_rank), c, mixing_prob=self.cfg.mixing_prob))
+        loss = F.softplus(self.D_main(fakes, c)).mean() + F.softplus(-self.D_main(reals, self._labels)).mean()
         self._phase(self.D, self.D_opt, loss)
         return float(loss.detach())
 
@@ -163,7 +185,7 @@ class Trainer:
         """R1 on reals; its backward differentiates through the gradient of D."""
         self._train_only(self.D)
         x = reals.detach().requires_grad_(True)
-        (grad,) = torch.autograd.grad(self.D(x).sum(), x, create_graph=True)
+        (grad,) = torch.autograd.grad(self.D(x, self._labels).sum(), x, create_graph=True)
         penalty = grad.square().sum(dim=[1, 2, 3]).mean()
         self._phase(self.D, self.D_opt, penalty * (self.cfg.gamma() / 2) * self.cfg.r1_interval)
         return float(penalty.detach())
@@ -180,8 +202,12 @@ class Trainer:
         for b_ema, b in zip(self.G_ema.buffers(), self.G.buffers()):
             b_ema.copy_(b)
 
-    def step(self, reals: torch.Tensor) -> dict:
-        """One training iteration on this rank's reals (float, [-1, 1]); returns its losses."""
+    def step(self, reals: torch.Tensor, labels: torch.Tensor | None = None) -> dict:
+        """One training iteration on this rank's reals (float, [-1, 1]) and, for a conditional
+        model, their labels (N, c_dim); returns its losses."""
+        if self.G.c_dim and labels is None:
+            raise ValueError(f"Trainer.step: the model is conditional (c_dim={self.G.c_dim}): pass the reals' labels")
+        self._labels = labels.to(self.device, torch.float32) if self.G.c_dim else None
         stats = {"loss_G": self.g_main()}
         if self.step_count % self.cfg.pl_interval == 0:
             stats["pl_penalty"] = self.g_reg()

@@ -10,6 +10,11 @@
   (the second downsampling x2) plus a 1x1 downsampling skip, scaled by sqrt(1/2); at 4x4 the
   minibatch standard deviation, a 3x3 convolution and two fully connected layers.
 
+Class conditioning (``c_dim > 0``) follows StyleGAN2-ADA's design: the mapping network embeds the
+label c by a dense layer, normalises z and the embedding separately and maps their concatenation;
+the discriminator maps c to a vector cmap and its output is the projection of its last features
+onto cmap (Miyato & Koyama's projection discriminator), scaled by 1/sqrt(cmap_dim).
+
 Every weight is stored N(0, 1) and scaled at run time by 1/sqrt(fan_in) (equalised learning
 rate). Every op goes through ``fastgen.gan`` with the model's ``backend`` (``"auto"`` by default;
 ``"reference"`` for the plain-PyTorch baseline). The synthesis layer is :func:`fastgen.gan.modconv_block`.
@@ -41,19 +46,38 @@ class FullyConnected(torch.nn.Module):
         return gan.bias_act(x, (self.bias * self.bias_gain).to(x.dtype), act=self.act, backend=self.backend)
 
 
-class MappingNetwork(torch.nn.Module):
-    """z (N, z_dim) -> w broadcast to (N, num_ws, w_dim); tracks ``w_avg`` while training."""
+def normalize_2nd_moment(x):
+    return x * torch.rsqrt(x.square().mean(dim=1, keepdim=True) + 1e-8)
 
-    def __init__(self, z_dim, w_dim, num_ws, layers=2, lr_mul=0.01, w_avg_beta=0.995, backend="auto"):
+
+def check_labels(name, c_dim, c, n):
+    """A clear error for a missing, unexpected or misshapen label batch ``c`` (N, c_dim)."""
+    if c_dim == 0:
+        if c is not None and c.numel():
+            raise ValueError(f"{name}: the model is unconditional (c_dim=0) but got labels c of shape {tuple(c.shape)}")
+        return
+    if not isinstance(c, torch.Tensor) or c.shape != (n, c_dim):
+        got = "None" if c is None else f"shape {tuple(c.shape)}" if isinstance(c, torch.Tensor) else type(c).__name__
+        raise ValueError(f"{name}: the model is conditional: c must be a ({n}, {c_dim}) label tensor, got {got}")
+
+
+class MappingNetwork(torch.nn.Module):
+    """z (N, z_dim) [and labels c (N, c_dim)] -> w broadcast to (N, num_ws, w_dim); tracks ``w_avg``."""
+
+    def __init__(self, z_dim, w_dim, num_ws, layers=2, lr_mul=0.01, w_avg_beta=0.995, c_dim=0, backend="auto"):
         super().__init__()
-        self.z_dim, self.w_dim, self.num_ws, self.w_avg_beta = z_dim, w_dim, num_ws, w_avg_beta
-        dims = [z_dim] + [w_dim] * layers
+        self.z_dim, self.w_dim, self.num_ws, self.w_avg_beta, self.c_dim = z_dim, w_dim, num_ws, w_avg_beta, c_dim
+        self.embed = FullyConnected(c_dim, w_dim, backend=backend) if c_dim else None
+        dims = [z_dim + (w_dim if c_dim else 0)] + [w_dim] * layers
         self.layers = torch.nn.ModuleList(
             FullyConnected(a, b, act="lrelu", lr_mul=lr_mul, backend=backend) for a, b in zip(dims, dims[1:]))
         self.register_buffer("w_avg", torch.zeros(w_dim))
 
-    def forward(self, z, truncation_psi=1.0, update_w_avg=False):
-        x = z * torch.rsqrt(z.square().mean(dim=1, keepdim=True) + 1e-8)  # 2nd-moment normalisation
+    def forward(self, z, c=None, truncation_psi=1.0, update_w_avg=False):
+        check_labels("MappingNetwork", self.c_dim, c, z.shape[0])
+        x = normalize_2nd_moment(z)
+        if self.c_dim:  # z and the label embedding are normalised separately, as StyleGAN2-ADA
+            x = torch.cat([x, normalize_2nd_moment(self.embed(c.to(z.dtype)))], dim=1)
         for layer in self.layers:
             x = layer(x)
         if update_w_avg:
@@ -177,29 +201,33 @@ class Generator(torch.nn.Module):
         channel_base, channel_max: channels at resolution r are min(channel_base / r, channel_max).
         mapping_layers: depth of the mapping network.
         num_fp16_res: the highest resolutions that run in float16 on CUDA (0 = none).
+        c_dim: label size (0: unconditional).
+        synthesis: a synthesis network to use instead of StyleGAN2's (one with ``num_ws``, e.g.
+            :class:`fastgen.models.stylegan3.AliasFreeSynthesis`).
         backend: the fastgen backend every op runs on.
     """
 
     def __init__(self, z_dim=64, w_dim=64, resolution=32, channel_base=2048, channel_max=128,
-                 mapping_layers=2, num_fp16_res=0, backend="auto"):
+                 mapping_layers=2, num_fp16_res=0, c_dim=0, synthesis=None, backend="auto"):
         super().__init__()
-        self.z_dim, self.w_dim, self.resolution = z_dim, w_dim, resolution
-        self.synthesis = SynthesisNetwork(w_dim, resolution, channel_base, channel_max, num_fp16_res, backend)
+        self.z_dim, self.w_dim, self.resolution, self.c_dim = z_dim, w_dim, resolution, c_dim
+        self.synthesis = synthesis if synthesis is not None else SynthesisNetwork(
+            w_dim, resolution, channel_base, channel_max, num_fp16_res, backend)
         self.num_ws = self.synthesis.num_ws
-        self.mapping = MappingNetwork(z_dim, w_dim, self.num_ws, mapping_layers, backend=backend)
+        self.mapping = MappingNetwork(z_dim, w_dim, self.num_ws, mapping_layers, c_dim=c_dim, backend=backend)
 
-    def map(self, z, truncation_psi=1.0, update_w_avg=False, mixing_prob=0.0):
-        """ws for z; with probability ``mixing_prob`` (per batch, as StyleGAN) the layers from a
-        random cutoff on take the ws of a second latent (style mixing regularisation)."""
-        ws = self.mapping(z, truncation_psi, update_w_avg)
+    def map(self, z, c=None, truncation_psi=1.0, update_w_avg=False, mixing_prob=0.0):
+        """ws for z (and labels c); with probability ``mixing_prob`` (per batch, as StyleGAN) the
+        layers from a random cutoff on take the ws of a second latent with the same c (style mixing)."""
+        ws = self.mapping(z, c, truncation_psi, update_w_avg)
         if mixing_prob > 0 and float(torch.rand([])) < mixing_prob:
             cutoff = int(torch.randint(1, self.num_ws, []))
-            ws2 = self.mapping(torch.randn_like(z), truncation_psi, update_w_avg=False)
+            ws2 = self.mapping(torch.randn_like(z), c, truncation_psi, update_w_avg=False)
             ws = torch.cat([ws[:, :cutoff], ws2[:, cutoff:]], dim=1)
         return ws
 
-    def forward(self, z, truncation_psi=1.0, noise_mode="random", update_w_avg=False, mixing_prob=0.0):
-        return self.synthesis(self.map(z, truncation_psi, update_w_avg, mixing_prob), noise_mode)
+    def forward(self, z, c=None, truncation_psi=1.0, noise_mode="random", update_w_avg=False, mixing_prob=0.0):
+        return self.synthesis(self.map(z, c, truncation_psi, update_w_avg, mixing_prob), noise_mode)
 
 
 class Conv(torch.nn.Module):
@@ -246,10 +274,25 @@ class DiscriminatorBlock(torch.nn.Module):
         return y + x * math.sqrt(0.5)  # conv1's lrelu gain sqrt(2) times sqrt(1/2), as StyleGAN2
 
 
-class Discriminator(torch.nn.Module):
-    """images (N, 3, R, R) -> logits (N, 1); residual architecture with minibatch stddev."""
+class LabelMapping(torch.nn.Module):
+    """The discriminator's label path: c (N, c_dim) -> cmap (N, dim) by an embedding, 2nd-moment
+    normalisation and ``layers`` lrelu dense layers (lr multiplier 0.01), as StyleGAN2-ADA's D."""
 
-    def __init__(self, resolution=32, channel_base=2048, channel_max=128, mbstd_group=4, backend="auto"):
+    def __init__(self, c_dim, dim, layers=2, lr_mul=0.01, backend="auto"):
+        super().__init__()
+        self.embed = FullyConnected(c_dim, dim, backend=backend)
+        self.layers = torch.nn.Sequential(*(FullyConnected(dim, dim, act="lrelu", lr_mul=lr_mul, backend=backend)
+                                            for _ in range(layers)))
+
+    def forward(self, c):
+        return self.layers(normalize_2nd_moment(self.embed(c)))
+
+
+class Discriminator(torch.nn.Module):
+    """images (N, 3, R, R) [and labels c (N, c_dim)] -> logits (N, 1); residual architecture with
+    minibatch stddev; conditional: the projection of the last features onto the mapped label."""
+
+    def __init__(self, resolution=32, channel_base=2048, channel_max=128, mbstd_group=4, c_dim=0, backend="auto"):
         super().__init__()
         resolutions = [2 ** i for i in range(int(math.log2(resolution)), 2, -1)]
         ch = lambda r: channels_at(r, channel_base, channel_max)  # noqa: E731
@@ -259,19 +302,37 @@ class Discriminator(torch.nn.Module):
         self.mbstd_group = mbstd_group
         self.conv = Conv(c4 + 1, c4, 3, backend=backend)
         self.fc = FullyConnected(c4 * 16, c4, act="lrelu", backend=backend)
-        self.out = FullyConnected(c4, 1, backend=backend)
+        self.c_dim = c_dim
+        self.cmap = LabelMapping(c_dim, c4, backend=backend) if c_dim else None
+        self.out = FullyConnected(c4, c4 if c_dim else 1, backend=backend)
 
-    def forward(self, img):
+    def forward(self, img, c=None):
+        check_labels("Discriminator", self.c_dim, c, img.shape[0])
         x = self.blocks(self.fromrgb(img))
         x = self.conv(minibatch_stddev(x, self.mbstd_group))
-        return self.out(self.fc(x.flatten(1)))
+        x = self.out(self.fc(x.flatten(1)))
+        if self.c_dim:
+            cmap = self.cmap(c.to(x.dtype))
+            x = (x * cmap).sum(dim=1, keepdim=True) / math.sqrt(cmap.shape[1])
+        return x
 
 
-def make_models(resolution=32, backend="auto", num_fp16_res=0, **sizes):
-    """(G, D) of the demo's default sizes at ``resolution``; ``sizes`` overrides Generator's."""
-    g = Generator(resolution=resolution, backend=backend, num_fp16_res=num_fp16_res, **sizes)
+def make_models(resolution=32, backend="auto", num_fp16_res=0, arch="sg2", sg3_layers=6, **sizes):
+    """(G, D) of the demo's default sizes at ``resolution``; ``sizes`` overrides Generator's.
+    ``arch="sg3"``: the alias-free synthesis of :mod:`fastgen.models.stylegan3` (``sg3_layers``
+    layers, float32) with StyleGAN2's mapping and discriminator."""
+    if arch not in ("sg2", "sg3"):
+        raise ValueError(f"make_models: arch must be 'sg2' or 'sg3', got {arch!r}")
+    synthesis = None
+    if arch == "sg3":
+        from fastgen.models.stylegan3 import AliasFreeSynthesis
+
+        synthesis = AliasFreeSynthesis(sizes.get("w_dim", 64), resolution, sizes.get("channel_base", 2048),
+                                       sizes.get("channel_max", 128), layers=sg3_layers, backend=backend)
+        num_fp16_res = 0
+    g = Generator(resolution=resolution, backend=backend, num_fp16_res=num_fp16_res, synthesis=synthesis, **sizes)
     d = Discriminator(resolution=resolution, channel_base=sizes.get("channel_base", 2048),
-                      channel_max=sizes.get("channel_max", 128), backend=backend)
+                      channel_max=sizes.get("channel_max", 128), c_dim=sizes.get("c_dim", 0), backend=backend)
     return g, d
 
 

@@ -9,9 +9,9 @@ from tests.conftest import assert_close_rel
 from tests.gan_demo.conftest import TINY
 
 
-def _models(backend, device, resolution):
+def _models(backend, device, resolution, sizes):
     torch.manual_seed(0)
-    G, D = make_models(resolution, backend=backend, **TINY)
+    G, D = make_models(resolution, backend=backend, **sizes)
     with torch.no_grad():
         for p in G.parameters():  # untrained noise strengths are 0: make every path active
             p.add_(0.05 * torch.randn_like(p))
@@ -26,9 +26,9 @@ def _grads(loss, module):
     return [torch.zeros_like(p) if g is None else g for p, g in zip(params, grads)]
 
 
-def _second_order_gradients(backend, device, resolution):
+def second_order_gradients(backend, device, resolution, sizes=TINY):
     """d(R1)/d(D's weights) and d(path-length penalty)/d(G's weights), in float64."""
-    G, D = _models(backend, device, resolution)
+    G, D = _models(backend, device, resolution, sizes)
     gen = torch.Generator().manual_seed(1)
     reals = torch.randn(4, 3, resolution, resolution, generator=gen, dtype=torch.float64).to(device).requires_grad_(True)
     (g_x,) = torch.autograd.grad(D(reals).sum(), reals, create_graph=True)
@@ -46,18 +46,22 @@ def _second_order_gradients(backend, device, resolution):
     return r1, r1_grads, pl, pl_grads
 
 
-def _skip_cpu(backend):
+def skip_cpu(backend):
     if backend == "cpu":
         pytest.skip("the GAN ops register no cpu backend (modconv_block has no C++ kernel: torch's oneDNN "
                     "convolution is the fast CPU path); 'auto' on CPU tensors is the reference")
 
 
 def test_r1_and_path_length_gradients_match_the_reference(backend, device):
-    _skip_cpu(backend)
+    skip_cpu(backend)
     # 8x8 (two synthesis blocks, one D block) under the interpreter, whose cost is per kernel launch
     resolution = 8 if backend == "triton" and device.type == "cpu" else 16
-    r1, r1_grads, pl, pl_grads = _second_order_gradients(backend, device, resolution)
-    r1_ref, r1_grads_ref, pl_ref, pl_grads_ref = _second_order_gradients("reference", torch.device("cpu"), resolution)
+    assert_matches_reference(backend, device, resolution, TINY)
+
+
+def assert_matches_reference(backend, device, resolution, sizes):
+    r1, r1_grads, pl, pl_grads = second_order_gradients(backend, device, resolution, sizes)
+    r1_ref, r1_grads_ref, pl_ref, pl_grads_ref = second_order_gradients("reference", torch.device("cpu"), resolution, sizes)
     assert float(r1_ref.detach()) > 0 and float(pl_ref.detach()) > 0
     assert_close_rel(r1, r1_ref, torch.float64, "R1", factor=100)
     assert_close_rel(pl, pl_ref, torch.float64, "path length", factor=100)
@@ -69,11 +73,15 @@ def test_r1_and_path_length_gradients_match_the_reference(backend, device):
 
 
 def test_a_few_iterations_with_both_regularisers(backend, device):
-    _skip_cpu(backend)
+    train_a_few_iterations(backend, device, TINY)
+
+
+def train_a_few_iterations(backend, device, sizes):
+    skip_cpu(backend)
     if backend == "triton" and device.type == "cpu":
         pytest.skip("the Triton interpreter takes minutes per training step; the second-order gradient "
-                    "test above runs every op of the model on it")
-    cfg = TrainConfig(resolution=16, batch=4, backend=backend, r1_interval=2, pl_interval=2, sizes=TINY)
+                    "test runs every op of the model on it")
+    cfg = TrainConfig(resolution=16, batch=4, backend=backend, r1_interval=2, pl_interval=2, sizes=sizes)
     trainer = Trainer(cfg, device)
     before = [p.detach().clone() for p in (*trainer.G.parameters(), *trainer.D.parameters())]
     reals = torch.rand(4, 3, 16, 16, generator=torch.Generator().manual_seed(0)).to(device) * 2 - 1
